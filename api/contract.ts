@@ -1,0 +1,44 @@
+/**
+ * The runtime contract between the service and whatever runs it (the Pulumi program, the image, the checks).
+ * Everything here is imported by both sides, so a port, a health path or a variable name cannot drift.
+ */
+
+/** Port the container listens on; the ALB target group and the port mapping use the same number. */
+export const CONTAINER_PORT = 3000;
+
+export const HEALTH_PATHS = {
+  /** Always 200: a summary of the service and its dependencies (degraded parts are reported, not fatal). */
+  summary: '/health',
+  /** 200 while the process serves HTTP; used by the container HEALTHCHECK. */
+  live: '/health/live',
+  /** 200 when the tables answer and the process is not shutting down; the ALB health check. */
+  ready: '/health/ready',
+} as const;
+
+/** Environment variables the service reads (only api/config.ts reads process.env). */
+export const ENV = {
+  nodeEnv: 'NODE_ENV',
+  port: 'PORT',
+  logLevel: 'LOG_LEVEL',
+  awsRegion: 'AWS_REGION',
+  dynamodbEndpoint: 'DYNAMODB_ENDPOINT',
+  dataDir: 'DATA_DIR',
+  bootstrapAdminKey: 'BOOTSTRAP_ADMIN_KEY',
+  tokenSigningKey: 'TOKEN_SIGNING_KEY',
+  corsOrigins: 'CORS_ORIGINS',
+  trustProxyHops: 'TRUST_PROXY_HOPS',
+  shutdownDelayMs: 'SHUTDOWN_DELAY_MS',
+  dynamodbTimeoutMs: 'DYNAMODB_TIMEOUT_MS',
+  tokenTtlSeconds: 'TOKEN_TTL_SECONDS',
+} as const;
+
+/**
+ * Shutdown budget. ECS sends SIGTERM after the ALB drained the task, waits `STOP_TIMEOUT_SECONDS`, then SIGKILLs.
+ * readiness 503 for SHUTDOWN_DELAY_MS (<= 5 s in production) + in-flight grace + cleanup must fit well inside it.
+ */
+export const SHUTDOWN_GRACE_MS = 10_000;
+export const STOP_TIMEOUT_SECONDS = 30;
+
+/** ALB idle timeout; Node's keep-alive must outlive it or the ALB reuses sockets the server already closed (502). */
+export const ALB_IDLE_TIMEOUT_SECONDS = 60;
+export const KEEP_ALIVE_TIMEOUT_MS = (ALB_IDLE_TIMEOUT_SECONDS + 5) * 1000;

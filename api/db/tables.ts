@@ -1,0 +1,144 @@
+/**
+ * THE table definitions: key schema, index names and projections. The Pulumi program, the embedded local
+ * engine, `npm run db:create-tables`, the migration tool and the tests all build their tables from this file.
+ */
+import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+
+export interface KeyAttribute {
+  name: string;
+  type: 'S' | 'N';
+}
+
+export interface IndexDefinition {
+  name: string;
+  partitionKey: KeyAttribute;
+  sortKey?: KeyAttribute;
+  /** List queries return whole tickets, so the list indexes project every attribute. */
+  projection: 'ALL' | 'KEYS_ONLY';
+}
+
+export interface TableDefinition {
+  /** Appended to the stack prefix by the infra (`freeda-production-tickets`). */
+  suffix: string;
+  /** Variable through which the service receives the table's real name. */
+  envVar: string;
+  /** Name used when the variable is not set (local engine, tests). */
+  defaultName: string;
+  partitionKey: KeyAttribute;
+  sortKey?: KeyAttribute;
+  indexes: IndexDefinition[];
+}
+
+/** Sort key of the ticket item; message items use `MSG#<created_at>#<message_id>`. */
+export const TICKET_SK = 'TICKET';
+export const MESSAGE_SK_PREFIX = 'MSG#';
+
+/** Filters of the ticket list, in the order their values are joined in composite index keys. */
+export const LIST_FILTERS = ['assigned_to', 'status', 'channel'] as const;
+export type ListFilter = (typeof LIST_FILTERS)[number];
+
+export interface ListIndex {
+  filters: ListFilter[];
+  name: string;
+  /** Attribute holding the partition value: the filter itself, a composite `a#b`, or a constant for "all". */
+  partitionAttribute: string;
+}
+
+/** Constant partition value of the unfiltered list index (every ticket item carries it). */
+export const LIST_ALL_VALUE = 'ALL';
+export const CREATED_AT = 'created_at';
+
+function subsets<T>(items: readonly T[]): T[][] {
+  return items.reduce<T[][]>((acc, item) => acc.concat(acc.map((s) => [...s, item])), [[]]);
+}
+
+/**
+ * One index per combination of list filters, so that every filter combination is a single Query on
+ * `<partition> = :v AND created_at BETWEEN ...`, newest first, with no FilterExpression and no Scan.
+ * Every index is sparse: only ticket items carry the attributes (message items have none of them).
+ */
+export const LIST_INDEXES: ListIndex[] = subsets(LIST_FILTERS).map((filters) => {
+  const partitionAttribute = filters.length === 0 ? 'list_all' : filters.join('_');
+  const prefix = filters.length === 0 ? 'all' : partitionAttribute;
+  return { filters, partitionAttribute, name: `${prefix}-${CREATED_AT}-index` };
+});
+
+/** The index answering exactly this set of filters. */
+export function listIndexFor(filters: readonly ListFilter[]): ListIndex {
+  const wanted = LIST_FILTERS.filter((f) => filters.includes(f));
+  const index = LIST_INDEXES.find(
+    (i) => i.filters.length === wanted.length && i.filters.every((f, n) => f === wanted[n]),
+  );
+  if (!index) throw new Error(`no list index for ${wanted.join(',')}`);
+  return index;
+}
+
+/** Values of every list-index partition attribute for a ticket (absent when a filter value is absent). */
+export function listIndexAttributes(values: Partial<Record<ListFilter, string | null>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const index of LIST_INDEXES) {
+    const parts = index.filters.map((f) => values[f]);
+    if (parts.some((p) => p === undefined || p === null || p === '')) continue;
+    out[index.partitionAttribute] = index.filters.length === 0 ? LIST_ALL_VALUE : parts.join('#');
+  }
+  return out;
+}
+
+/** Composite partition attributes (single-filter indexes use the ticket's own attribute). */
+export const COMPOSITE_LIST_ATTRIBUTES = LIST_INDEXES.filter((i) => i.filters.length !== 1).map(
+  (i) => i.partitionAttribute,
+);
+
+export const ticketsTable: TableDefinition = {
+  suffix: 'tickets',
+  envVar: 'TICKETS_TABLE',
+  defaultName: 'freeda-tickets',
+  partitionKey: { name: 'ticket_id', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  indexes: LIST_INDEXES.map((i) => ({
+    name: i.name,
+    partitionKey: { name: i.partitionAttribute, type: 'S' },
+    sortKey: { name: CREATED_AT, type: 'S' },
+    projection: 'ALL' as const,
+  })),
+};
+
+/** Agents (`user#<email>`) and API keys (`key#<id>`): one key space, read by primary key only. */
+export const principalsTable: TableDefinition = {
+  suffix: 'principals',
+  envVar: 'PRINCIPALS_TABLE',
+  defaultName: 'freeda-principals',
+  partitionKey: { name: 'principal_id', type: 'S' },
+  indexes: [],
+};
+
+export const TABLES: TableDefinition[] = [ticketsTable, principalsTable];
+
+/** Every attribute used in a key of the table or of one of its indexes, with its type. */
+export function keyAttributes(def: TableDefinition): KeyAttribute[] {
+  const all = [def.partitionKey, def.sortKey, ...def.indexes.flatMap((i) => [i.partitionKey, i.sortKey])];
+  const seen = new Map<string, KeyAttribute>();
+  for (const a of all) if (a && !seen.has(a.name)) seen.set(a.name, a);
+  return [...seen.values()];
+}
+
+/** CreateTable input for a local or test endpoint (on AWS, the Pulumi program creates the tables). */
+export function createTableInput(def: TableDefinition, tableName: string): CreateTableCommandInput {
+  const keySchema = (pk: KeyAttribute, sk?: KeyAttribute) => [
+    { AttributeName: pk.name, KeyType: 'HASH' as const },
+    ...(sk ? [{ AttributeName: sk.name, KeyType: 'RANGE' as const }] : []),
+  ];
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: keyAttributes(def).map((a) => ({ AttributeName: a.name, AttributeType: a.type })),
+    KeySchema: keySchema(def.partitionKey, def.sortKey),
+    ...(def.indexes.length > 0 && {
+      GlobalSecondaryIndexes: def.indexes.map((i) => ({
+        IndexName: i.name,
+        KeySchema: keySchema(i.partitionKey, i.sortKey),
+        Projection: { ProjectionType: i.projection },
+      })),
+    }),
+  };
+}
