@@ -30,6 +30,21 @@ export const ENV = {
   shutdownDelayMs: 'SHUTDOWN_DELAY_MS',
   dynamodbTimeoutMs: 'DYNAMODB_TIMEOUT_MS',
   tokenTtlSeconds: 'TOKEN_TTL_SECONDS',
+  mistralApiKey: 'MISTRAL_API_KEY',
+  mistralModel: 'MISTRAL_MODEL',
+  mistralServerUrl: 'MISTRAL_SERVER_URL',
+  alertsTopicArn: 'ALERTS_TOPIC_ARN',
+} as const;
+
+/** Secrets: injected from Secrets Manager by the task definition, never written in plain configuration. */
+export const SECRET_ENV = [ENV.mistralApiKey, ENV.tokenSigningKey, ENV.bootstrapAdminKey] as const;
+
+/**
+ * Structured log events operators alarm on. Each is one JSON line `{"event": "<name>", ...}` on stdout;
+ * the infra turns them into CloudWatch metrics with a metric filter on `$.event`.
+ */
+export const LOG_EVENTS = {
+  churnAlert: 'churn_alert',
 } as const;
 
 /**
