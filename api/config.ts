@@ -1,0 +1,133 @@
+/**
+ * Environment -> typed, validated configuration. The only module that reads `process.env`.
+ * An invalid setting stops the process at start with one line naming the variable and what is wrong.
+ */
+import { z } from 'zod';
+import { CONTAINER_PORT, ENV, SECRET_ENV } from './contract.js';
+import { principalsTable, ticketsTable } from './db/tables.js';
+
+export type DynamoMode =
+  /** dynalite inside the process, persisted under DATA_DIR, tables created at start (laptop, CI). */
+  | 'embedded'
+  /** An explicit DynamoDB-compatible endpoint (tables must exist: `npm run db:create-tables`). */
+  | 'endpoint'
+  /** The real AWS endpoint from the SDK's region and credential chain. */
+  | 'aws';
+
+export interface Config {
+  production: boolean;
+  port: number;
+  logLevel: string;
+  awsRegion: string | undefined;
+  dynamo: { mode: DynamoMode; endpoint: string | undefined; timeoutMs: number };
+  tables: { tickets: string; principals: string };
+  dataDir: string;
+  bootstrapAdminKey: string | undefined;
+  tokenSigningKey: string | undefined;
+  tokenTtlSeconds: number;
+  corsOrigins: string[];
+  trustProxyHops: number;
+  shutdownDelayMs: number;
+  mistral: { apiKey: string | undefined; model: string; serverUrl: string | undefined };
+  alertsTopicArn: string | undefined;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `expected a whole number between ${min} and ${max}`)
+    .transform(Number)
+    .pipe(z.number().min(min, `expected at least ${min}`).max(max, `expected at most ${max}`));
+
+const secret = z.string().min(32, 'expected at least 32 characters');
+const tableName = z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'expected a DynamoDB table name ([A-Za-z0-9_.-], 3-255)');
+const origin = z.url().refine((u) => new URL(u).origin === u, 'expected an origin such as https://support.example.com');
+
+/** Each setting: its variable and a parser; defaults depend on NODE_ENV, so they are applied below. */
+const schema = {
+  [ENV.nodeEnv]: z.enum(['development', 'test', 'production']).optional(),
+  [ENV.port]: int(0, 65535).optional(),
+  [ENV.logLevel]: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).optional(),
+  [ENV.awsRegion]: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'expected an AWS region such as eu-west-3')
+    .optional(),
+  [ENV.dynamodbEndpoint]: z.url('expected a URL such as http://127.0.0.1:8000').optional(),
+  [ENV.dynamodbTimeoutMs]: int(100, 60_000).optional(),
+  [ticketsTable.envVar]: tableName.optional(),
+  [principalsTable.envVar]: tableName.optional(),
+  [ENV.dataDir]: z.string().min(1).optional(),
+  [ENV.bootstrapAdminKey]: secret.optional(),
+  [ENV.tokenSigningKey]: secret.optional(),
+  [ENV.tokenTtlSeconds]: int(60, 86_400).optional(),
+  [ENV.corsOrigins]: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(origin))
+    .optional(),
+  [ENV.trustProxyHops]: int(0, 5).optional(),
+  [ENV.shutdownDelayMs]: int(0, 20_000).optional(),
+  [ENV.mistralApiKey]: z.string().min(1).optional(),
+  [ENV.mistralModel]: z.string().min(1).optional(),
+  [ENV.mistralServerUrl]: z.url('expected a URL').optional(),
+  [ENV.alertsTopicArn]: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:sns:/, 'expected an SNS topic ARN')
+    .optional(),
+};
+
+type Parsed = { [K in keyof typeof schema]: z.output<(typeof schema)[K]> };
+
+export function loadConfig(env: Env = process.env): Config {
+  const raw = Object.fromEntries(Object.keys(schema).map((k) => [k, env[k] === '' ? undefined : env[k]]));
+  const result = z.object(schema).safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const name = String(issue?.path[0] ?? '?');
+    // A secret's value never reaches a log line, even when it is wrong.
+    const got = (SECRET_ENV as readonly string[]).includes(name) ? 'value hidden' : `got ${JSON.stringify(raw[name])}`;
+    throw new ConfigError(`Invalid configuration: ${name}: ${issue?.message} (${got})`);
+  }
+  const v = result.data as Parsed;
+  const production = v[ENV.nodeEnv] === 'production';
+  const endpoint = v[ENV.dynamodbEndpoint];
+  const mode: DynamoMode = endpoint ? 'endpoint' : production ? 'aws' : 'embedded';
+  if (production && !v[ENV.tokenSigningKey]) {
+    throw new ConfigError(`Invalid configuration: ${ENV.tokenSigningKey}: required when NODE_ENV=production`);
+  }
+  return {
+    production,
+    port: v[ENV.port] ?? CONTAINER_PORT,
+    logLevel: v[ENV.logLevel] ?? 'info',
+    awsRegion: v[ENV.awsRegion],
+    dynamo: { mode, endpoint, timeoutMs: v[ENV.dynamodbTimeoutMs] ?? 3000 },
+    tables: {
+      tickets: (v[ticketsTable.envVar] as string | undefined) ?? ticketsTable.defaultName,
+      principals: (v[principalsTable.envVar] as string | undefined) ?? principalsTable.defaultName,
+    },
+    dataDir: v[ENV.dataDir] ?? '.data',
+    bootstrapAdminKey: v[ENV.bootstrapAdminKey],
+    tokenSigningKey: v[ENV.tokenSigningKey],
+    tokenTtlSeconds: v[ENV.tokenTtlSeconds] ?? 900,
+    corsOrigins: v[ENV.corsOrigins] ?? [],
+    trustProxyHops: v[ENV.trustProxyHops] ?? (production ? 1 : 0),
+    shutdownDelayMs: v[ENV.shutdownDelayMs] ?? (production ? 5000 : 100),
+    mistral: {
+      apiKey: v[ENV.mistralApiKey],
+      model: v[ENV.mistralModel] ?? 'mistral-small-latest',
+      serverUrl: v[ENV.mistralServerUrl],
+    },
+    alertsTopicArn: v[ENV.alertsTopicArn],
+  };
+}

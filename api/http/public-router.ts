@@ -1,0 +1,82 @@
+/** Customers: open a ticket, read it, write on it, close it. The ticket's access token is the credential. */
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import type { AuthService } from '../auth/service.js';
+import { CreatePublicTicket, NewCustomerMessage, PublicMessage, PublicTicket, TicketId } from '../tickets/model.js';
+import type { TicketService } from '../tickets/service.js';
+import { errors, ok } from './responses.js';
+import { ApiRouter } from './route.js';
+
+const TicketParams = z.strictObject({ ticket_id: TicketId });
+const Created = z
+  .object({
+    ticket: PublicTicket,
+    access_token: z.string().meta({ description: 'Shown once: the bearer credential for this ticket' }),
+  })
+  .meta({ id: 'PublicTicketCreated' });
+
+export function publicRouter(registry: OpenAPIRegistry, auth: AuthService, tickets: TicketService) {
+  const tags = ['public'];
+  return new ApiRouter(registry, auth)
+    .add(
+      {
+        method: 'post',
+        path: '/v1/public/tickets',
+        summary: 'Open a ticket',
+        tags,
+        access: 'none',
+        body: CreatePublicTicket,
+        responses: { ...ok(201, 'Ticket opened', Created), ...errors(400, 413, 415, 429) },
+      },
+      async ({ body, res }) => {
+        const created = await tickets.createPublic(body);
+        res.status(201).location(`/v1/public/tickets/${created.ticket.ticket_id}`).json(created);
+      },
+    )
+    .add(
+      {
+        method: 'get',
+        path: '/v1/public/tickets/{ticket_id}',
+        summary: 'Read my ticket and its conversation',
+        tags,
+        access: 'ticket_token',
+        params: TicketParams,
+        responses: { ...ok(200, 'The ticket', PublicTicket), ...errors(400, 401, 404) },
+      },
+      async ({ params, bearer, res }) => {
+        res.json(await tickets.getPublic(params.ticket_id, bearer));
+      },
+    )
+    .add(
+      {
+        method: 'post',
+        path: '/v1/public/tickets/{ticket_id}/messages',
+        summary: 'Write on my ticket',
+        tags,
+        access: 'ticket_token',
+        params: TicketParams,
+        body: NewCustomerMessage,
+        responses: {
+          ...ok(201, 'Message stored', z.object({ message: PublicMessage })),
+          ...errors(400, 401, 404, 409, 413, 415, 429),
+        },
+      },
+      async ({ params, bearer, body, res }) => {
+        res.status(201).json({ message: await tickets.addCustomerMessage(params.ticket_id, bearer, body.content) });
+      },
+    )
+    .add(
+      {
+        method: 'post',
+        path: '/v1/public/tickets/{ticket_id}/close',
+        summary: 'Close my ticket',
+        tags,
+        access: 'ticket_token',
+        params: TicketParams,
+        responses: { ...ok(200, 'The closed ticket', PublicTicket), ...errors(400, 401, 404) },
+      },
+      async ({ params, bearer, res }) => {
+        res.json(await tickets.closePublic(params.ticket_id, bearer));
+      },
+    ).router;
+}

@@ -1,0 +1,110 @@
+/**
+ * The composition root: from a validated config to the app's dependencies. Chooses the DynamoDB endpoint
+ * (embedded engine, explicit endpoint, or AWS), checks the tables, derives the keys and builds the services.
+ */
+import { join } from 'node:path';
+import type { AppDeps } from './app.js';
+import { PrincipalRepository } from './auth/repository.js';
+import { deriveKey } from './auth/secrets.js';
+import { AuthService } from './auth/service.js';
+import { TokenService } from './auth/tokens.js';
+import type { Config } from './config.js';
+import { createDynamoClients, type DynamoClients } from './db/client.js';
+import { checkTables } from './db/health.js';
+import { type LocalEngine, startLocalEngine } from './db/local-engine.js';
+import { ensureTables, missingTables } from './db/schema.js';
+import { localSecret } from './local-secrets.js';
+import type { Logger } from './logger.js';
+import { CursorCodec } from './tickets/cursor.js';
+import { TicketRepository } from './tickets/repository.js';
+import { TicketService } from './tickets/service.js';
+
+export interface Runtime {
+  deps: AppDeps;
+  lifecycle: { shuttingDown: boolean };
+  dynamo: DynamoClients;
+  /** Releases the DynamoDB client and the embedded engine. */
+  close(): Promise<void>;
+}
+
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+export async function buildRuntime(config: Config, logger: Logger): Promise<Runtime> {
+  let engine: LocalEngine | undefined;
+  let endpoint = config.dynamo.endpoint;
+  if (config.dynamo.mode === 'embedded') {
+    engine = await startLocalEngine({ path: join(config.dataDir, 'dynamodb') });
+    endpoint = engine.endpoint;
+  }
+  const dynamo = createDynamoClients({ endpoint, region: config.awsRegion, timeoutMs: config.dynamo.timeoutMs });
+  const tableNames = { tickets: config.tables.tickets, principals: config.tables.principals };
+
+  if (engine) {
+    const created = await ensureTables(dynamo.client, tableNames);
+    if (created.length)
+      logger.info('created tables on the embedded engine', { tables: created, data_dir: config.dataDir });
+  } else if (config.dynamo.mode === 'endpoint') {
+    // On AWS the tables come from the Pulumi program and readiness reports them; a local endpoint without
+    // tables is a setup mistake worth stopping for.
+    const missing = await missingTables(dynamo.client, tableNames).catch((err: Error) => {
+      throw new StartupError(`DYNAMODB_ENDPOINT ${endpoint} does not answer: ${err.message}`);
+    });
+    if (missing.length) {
+      throw new StartupError(
+        `tables ${missing.join(', ')} do not exist at ${endpoint}; create them with \`npm run db:create-tables\``,
+      );
+    }
+  }
+
+  const signingSecret = config.tokenSigningKey ?? localSecret(config.dataDir, 'token-signing-key').value;
+  let bootstrapKey = config.bootstrapAdminKey;
+  if (!bootstrapKey && config.dynamo.mode === 'embedded') {
+    const secret = localSecret(config.dataDir, 'bootstrap-admin-key');
+    bootstrapKey = secret.value;
+    if (secret.created) {
+      // Printed once, on the terminal of the developer who just started the service; never logged again.
+      process.stdout.write(
+        `\nBootstrap admin key (shown once, kept in ${secret.path}):\n  ${bootstrapKey}\n` +
+          'Use it as "Authorization: Bearer <key>" to create users (POST /v1/users) and API keys (POST /v1/api-keys).\n\n',
+      );
+    } else {
+      logger.info('bootstrap admin key is in the data directory', { path: secret.path });
+    }
+  }
+
+  const principals = new PrincipalRepository(dynamo.doc, tableNames.principals);
+  const auth = new AuthService(
+    principals,
+    new TokenService(deriveKey(signingSecret, 'access-token'), config.tokenTtlSeconds),
+    bootstrapKey,
+  );
+  const tickets = new TicketService({
+    repository: new TicketRepository(dynamo.doc, tableNames.tickets),
+    cursors: new CursorCodec(deriveKey(signingSecret, 'list-cursor')),
+    userExists: (email) => auth.userExists(email),
+  });
+  const lifecycle = { shuttingDown: false };
+
+  return {
+    lifecycle,
+    dynamo,
+    deps: {
+      logger,
+      auth,
+      tickets,
+      corsOrigins: config.corsOrigins,
+      trustProxyHops: config.trustProxyHops,
+      health: {
+        lifecycle,
+        checkTables: () => checkTables(dynamo.client, Object.values(tableNames), 2000),
+        components: { assistant: () => ({ status: 'disabled', detail: 'no assistant configured' }) },
+      },
+    },
+    async close() {
+      dynamo.client.destroy();
+      await engine?.close();
+    },
+  };
+}

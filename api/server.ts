@@ -1,0 +1,57 @@
+/**
+ * Process entry: config, logger, the app on an HTTP server, graceful shutdown with terminus.
+ * On SIGTERM: readiness answers 503 for SHUTDOWN_DELAY_MS while the listener still accepts, then the
+ * listener closes, in-flight requests finish (up to SHUTDOWN_GRACE_MS), clients are released, exit 0.
+ */
+import { createServer } from 'node:http';
+import { createTerminus } from '@godaddy/terminus';
+import { createApp } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { KEEP_ALIVE_TIMEOUT_MS, SHUTDOWN_GRACE_MS } from './contract.js';
+import { createLogger } from './logger.js';
+import { buildRuntime, StartupError } from './runtime.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.logLevel });
+  const runtime = await buildRuntime(config, logger);
+  const server = createServer(createApp(runtime.deps));
+  // Outlive the ALB's idle timeout, or it reuses a socket the server already closed (a 502).
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1000;
+
+  createTerminus(server, {
+    signals: ['SIGTERM', 'SIGINT'],
+    timeout: SHUTDOWN_GRACE_MS,
+    useExit0: true,
+    beforeShutdown: async () => {
+      logger.info('shutting down: readiness now fails', { delay_ms: config.shutdownDelayMs });
+      runtime.lifecycle.shuttingDown = true;
+      await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
+    },
+    onSignal: () => runtime.close(),
+    onShutdown: async () => {
+      logger.info('stopped');
+      await new Promise((resolve) => {
+        logger.on('finish', resolve);
+        logger.end();
+      });
+    },
+    logger: (message, err) => logger.error(message, { err }),
+  });
+
+  server.on('error', (err) => {
+    logger.error('server error', { err });
+    process.exit(1);
+  });
+  server.listen(config.port, () => {
+    logger.info('listening', { port: config.port, dynamodb: config.dynamo.mode, tables: config.tables });
+  });
+}
+
+main().catch((err: Error) => {
+  // One line, naming what is wrong; no stack for configuration mistakes.
+  const known = err instanceof ConfigError || err instanceof StartupError;
+  process.stderr.write(`${known ? err.message : `Start-up failed: ${err.stack ?? err.message}`}\n`);
+  process.exit(1);
+});

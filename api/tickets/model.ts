@@ -1,0 +1,175 @@
+/**
+ * The ticket vocabulary and the shapes the API accepts and returns. These zod schemas validate requests
+ * and generate the OpenAPI document, so the contract and the checks cannot disagree.
+ */
+import { z } from 'zod';
+
+export const STATUSES = ['new', 'in_progress', 'closed'] as const;
+export const PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
+export const CHANNELS = ['chat', 'email', 'phone', 'whatsapp', 'sms'] as const;
+export const MESSAGE_TYPES = ['customer', 'assistant', 'agent', 'internal'] as const;
+export const SENTIMENTS = ['positive', 'neutral', 'negative'] as const;
+export const CATEGORIES = ['billing', 'technical', 'sales', 'cancellation', 'other'] as const;
+export const URGENCIES = ['low', 'medium', 'high'] as const;
+
+export type Status = (typeof STATUSES)[number];
+export type Priority = (typeof PRIORITIES)[number];
+export type Channel = (typeof CHANNELS)[number];
+export type MessageType = (typeof MESSAGE_TYPES)[number];
+
+export const Status = z.enum(STATUSES).meta({ id: 'Status' });
+export const Priority = z.enum(PRIORITIES).meta({ id: 'Priority' });
+export const Channel = z.enum(CHANNELS).meta({ id: 'Channel' });
+export const MessageType = z.enum(MESSAGE_TYPES).meta({ id: 'MessageType' });
+
+/** New ids: `FRE-` + 8 characters of Crockford base32; legacy ids (UUIDs, `FRE-` + 8 hex) stay valid. */
+export const TICKET_ID_PATTERN = /^(FRE-[0-9A-Z]{8}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+export const TicketId = z.string().regex(TICKET_ID_PATTERN, 'not a ticket id').meta({ example: 'FRE-7K3M9QXD' });
+
+export const Email = z
+  .email()
+  .max(254)
+  .transform((e) => e.toLowerCase());
+export const Timestamp = z.iso
+  .datetime()
+  .meta({ description: 'ISO 8601 UTC with milliseconds', example: '2026-11-24T10:15:30.000Z' });
+
+export const Analytics = z
+  .object({
+    sentiment: z.enum(SENTIMENTS),
+    category: z.enum(CATEGORIES),
+    urgency: z.enum(URGENCIES),
+    churn_risk: z.number().int().min(0).max(100),
+    summary: z.string(),
+    next_action: z.string(),
+    analyzed_at: Timestamp,
+    alert: z.literal('urgent_retention').optional(),
+  })
+  .meta({ id: 'Analytics' });
+export type Analytics = z.infer<typeof Analytics>;
+
+export const Message = z
+  .object({
+    message_id: z.string(),
+    type: MessageType,
+    content: z.string(),
+    author_name: z.string(),
+    author_email: z.string().optional(),
+    created_at: Timestamp,
+  })
+  .meta({ id: 'Message' });
+export type Message = z.infer<typeof Message>;
+
+/** What an agent or tool sees: everything but credentials and storage internals. */
+export const Ticket = z
+  .object({
+    ticket_id: TicketId,
+    status: Status,
+    priority: Priority,
+    channel: Channel,
+    customer_name: z.string().optional(),
+    customer_email: z.string().optional(),
+    assigned_to: z.string().optional(),
+    tags: z.array(z.string()),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    closed_at: Timestamp.optional(),
+    resolution_seconds: z.number().int().optional(),
+    analytics: Analytics.optional(),
+    version: z.number().int(),
+  })
+  .meta({ id: 'Ticket' });
+export type Ticket = z.infer<typeof Ticket>;
+
+export const TicketWithMessages = Ticket.extend({ messages: z.array(Message) }).meta({ id: 'TicketWithMessages' });
+export type TicketWithMessages = z.infer<typeof TicketWithMessages>;
+
+/** What the customer sees: no internal notes, no analytics, no agent e-mail, no assignment. */
+export const PublicMessage = Message.omit({ author_email: true }).meta({ id: 'PublicMessage' });
+export const PublicTicket = z
+  .object({
+    ticket_id: TicketId,
+    status: Status,
+    channel: Channel,
+    customer_name: z.string().optional(),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    closed_at: Timestamp.optional(),
+    messages: z.array(PublicMessage),
+  })
+  .meta({ id: 'PublicTicket' });
+export type PublicTicket = z.infer<typeof PublicTicket>;
+
+export const HistoryEvent = z
+  .object({
+    type: z.enum(['created', 'message', 'status_changed', 'assigned', 'priority_changed', 'tags_changed']),
+    at: Timestamp,
+    by: z.string().optional(),
+    from: z.unknown().optional(),
+    to: z.unknown().optional(),
+    message_id: z.string().optional(),
+    message_type: MessageType.optional(),
+  })
+  .meta({ id: 'HistoryEvent' });
+export type HistoryEvent = z.infer<typeof HistoryEvent>;
+
+const content = z.string().trim().min(1, 'must not be empty').max(10_000, 'at most 10000 characters');
+const tag = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'tags are 1-32 lowercase letters, digits, "-" or "_"');
+
+export const CreatePublicTicket = z
+  .strictObject({
+    message: content,
+    customer_name: z.string().trim().min(1).max(200).optional(),
+    customer_email: Email.optional(),
+    channel: Channel.default('chat'),
+  })
+  .meta({ id: 'CreatePublicTicket' });
+export type CreatePublicTicket = z.infer<typeof CreatePublicTicket>;
+
+export const NewCustomerMessage = z.strictObject({ content }).meta({ id: 'NewCustomerMessage' });
+export const NewAgentMessage = z
+  .strictObject({ content, internal: z.boolean().default(false) })
+  .meta({ id: 'NewAgentMessage' });
+
+export const TicketPatch = z
+  .strictObject({
+    status: Status.optional(),
+    priority: Priority.optional(),
+    assigned_to: Email.nullable().optional().meta({ description: 'an agent e-mail, or null to unassign' }),
+    tags: z.array(tag).max(20).optional(),
+  })
+  .refine((p) => Object.values(p).some((v) => v !== undefined), 'give at least one field to change')
+  .meta({ id: 'TicketPatch' });
+export type TicketPatch = z.infer<typeof TicketPatch>;
+
+/** A date-time with any offset (or a plain date, read as UTC midnight), normalised to UTC `Z` with milliseconds. */
+const QueryTimestamp = z
+  .union([z.iso.datetime({ offset: true }), z.iso.date()])
+  .transform((s) => new Date(s.length === 10 ? `${s}T00:00:00Z` : s).toISOString());
+
+/** Query strings arrive as strings: numbers are parsed strictly, so `limit=abc` is a 400, never a default. */
+export const ListQuery = z
+  .strictObject({
+    status: Status.optional(),
+    channel: Channel.optional(),
+    assigned_to: Email.optional(),
+    created_from: QueryTimestamp.optional(),
+    created_to: QueryTimestamp.optional(),
+    limit: z
+      .string()
+      .regex(/^\d+$/, 'limit is a whole number from 1 to 100')
+      .transform(Number)
+      .pipe(z.number().int().min(1, 'limit is at least 1').max(100, 'limit is at most 100'))
+      .optional(),
+    cursor: z.string().max(2048).optional(),
+  })
+  .refine((q) => !q.created_from || !q.created_to || q.created_from <= q.created_to, {
+    message: 'created_from must not be after created_to',
+    path: ['created_from'],
+  });
+export type ListQuery = z.infer<typeof ListQuery>;
+
+export const TicketPage = z
+  .object({ items: z.array(Ticket), next_cursor: z.string().nullable() })
+  .meta({ id: 'TicketPage' });
+export type TicketPage = z.infer<typeof TicketPage>;
