@@ -1,0 +1,16 @@
+/** One in-memory dynalite per test process, on a loopback port; every suite gets tables of its own. */
+import { randomBytes } from 'node:crypto';
+import { type LocalEngine, startLocalEngine } from '../../api/db/local-engine.js';
+
+let engine: Promise<LocalEngine> | undefined;
+
+export function sharedEngine(): Promise<LocalEngine> {
+  engine ??= startLocalEngine();
+  return engine;
+}
+
+/** Fresh table names, so suites never see each other's data. */
+export function uniqueTableNames(): { tickets: string; principals: string } {
+  const tag = randomBytes(4).toString('hex');
+  return { tickets: `test-${tag}-tickets`, principals: `test-${tag}-principals` };
+}
