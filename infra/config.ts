@@ -1,0 +1,128 @@
+/**
+ * The stack's settings, read once. Defaults live in Pulumi.yaml (its `config` block), overrides in
+ * Pulumi.<stack>.yaml; this module only reads and validates them, so a wrong value stops `pulumi preview`
+ * with a message naming the setting instead of failing half-way through an update.
+ */
+import * as pulumi from '@pulumi/pulumi';
+
+export type NatStrategy = 'Single' | 'OnePerAz';
+export type ContainerInsights = 'enabled' | 'enhanced' | 'disabled';
+
+export interface Settings {
+  /** `<project>-<stack>`, the prefix of every physical name the program chooses (tables, log group). */
+  prefix: string;
+  stack: string;
+  protectData: boolean;
+  network: { availabilityZones: number; cidr: string; natGateways: NatStrategy };
+  task: { cpu: number; memory: number; platform: 'linux/amd64' | 'linux/arm64' };
+  scaling: { minTasks: number; maxTasks: number; cpuTargetPercent: number; requestsPerTarget: number };
+  service: {
+    logLevel: string;
+    logRetentionDays: number;
+    shutdownDelayMs: number;
+    corsOrigins: string;
+    mistralModel: string;
+  };
+  edge: { certificateArn: string | undefined; domainName: string | undefined; waf: boolean; wafRateLimit: number };
+  monitoring: { containerInsights: ContainerInsights; alarmEmail: string | undefined; latencyAlarmMs: number };
+  imageTag: string | undefined;
+  secrets: { tokenSigningKey: pulumi.Output<string>; mistralApiKey: pulumi.Output<string> | undefined };
+}
+
+/** Fargate's valid CPU units -> memory sizes (MiB) for the sizes this service can use. */
+const FARGATE_SIZES: Record<number, number[]> = {
+  256: [512, 1024, 2048],
+  512: [1024, 2048, 3072, 4096],
+  1024: [2048, 3072, 4096, 5120, 6144, 7168, 8192],
+  2048: Array.from({ length: 13 }, (_, i) => 4096 + i * 1024),
+  4096: Array.from({ length: 23 }, (_, i) => 8192 + i * 1024),
+};
+
+/** Retention periods CloudWatch Logs accepts. */
+const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557];
+
+export class SettingsError extends Error {
+  override name = 'SettingsError';
+}
+
+function check(ok: boolean, key: string, message: string): void {
+  if (!ok) throw new SettingsError(`Invalid stack setting ${key}: ${message}`);
+}
+
+const optional = (value: string | undefined) => (value === undefined || value.trim() === '' ? undefined : value.trim());
+
+/** Reads and validates every setting of the current stack. */
+export function readSettings(cfg: pulumi.Config = new pulumi.Config()): Settings {
+  const natGateways = cfg.require('natGateways', { allowedValues: ['Single', 'OnePerAz'] }) as NatStrategy;
+  const availabilityZones = cfg.requireNumber('availabilityZones', { min: 2, max: 6 });
+  const cpu = cfg.requireNumber('cpu');
+  const memory = cfg.requireNumber('memory');
+  check(cpu in FARGATE_SIZES, 'cpu', `expected one of ${Object.keys(FARGATE_SIZES).join(', ')}, got ${cpu}`);
+  check(
+    FARGATE_SIZES[cpu]?.includes(memory) ?? false,
+    'memory',
+    `${memory} MiB is not a Fargate size for ${cpu} CPU units (allowed: ${FARGATE_SIZES[cpu]?.join(', ')})`,
+  );
+  const minTasks = cfg.requireNumber('minTasks', { min: 1 });
+  const maxTasks = cfg.requireNumber('maxTasks', { min: 1 });
+  check(maxTasks >= minTasks, 'maxTasks', `must be at least minTasks (${minTasks}), got ${maxTasks}`);
+  const logRetentionDays = cfg.requireNumber('logRetentionDays');
+  check(
+    LOG_RETENTION_DAYS.includes(logRetentionDays),
+    'logRetentionDays',
+    `expected one of ${LOG_RETENTION_DAYS.join(', ')}`,
+  );
+  const certificateArn = optional(cfg.get('certificateArn'));
+  if (certificateArn) check(certificateArn.startsWith('arn:aws'), 'certificateArn', 'expected an ACM certificate ARN');
+
+  const tokenSigningKey = cfg.requireSecret('tokenSigningKey').apply((key) => {
+    check(key.length >= 32, 'tokenSigningKey', `expected at least 32 characters, got ${key.length}`);
+    return key;
+  });
+  const mistralKeyIsSet = optional(cfg.get('mistralApiKey')) !== undefined;
+
+  return {
+    prefix: `${pulumi.getProject()}-${pulumi.getStack()}`,
+    stack: pulumi.getStack(),
+    protectData: cfg.requireBoolean('protectData'),
+    network: { availabilityZones, cidr: cfg.require('vpcCidr'), natGateways },
+    task: {
+      cpu,
+      memory,
+      platform: cfg.require('platform', {
+        allowedValues: ['linux/amd64', 'linux/arm64'],
+      }) as Settings['task']['platform'],
+    },
+    scaling: {
+      minTasks,
+      maxTasks,
+      cpuTargetPercent: cfg.requireNumber('cpuTargetPercent', { min: 10, max: 95 }),
+      requestsPerTarget: cfg.requireNumber('requestsPerTarget', { min: 0 }),
+    },
+    service: {
+      logLevel: cfg.require('logLevel', { allowedValues: ['error', 'warn', 'info', 'http', 'verbose', 'debug'] }),
+      logRetentionDays,
+      shutdownDelayMs: cfg.requireNumber('shutdownDelayMs', { min: 0, max: 20_000 }),
+      corsOrigins: cfg.get('corsOrigins') ?? '',
+      mistralModel: cfg.require('mistralModel'),
+    },
+    edge: {
+      certificateArn,
+      domainName: optional(cfg.get('domainName')),
+      waf: cfg.requireBoolean('waf'),
+      wafRateLimit: cfg.requireNumber('wafRateLimit', { min: 10 }),
+    },
+    monitoring: {
+      containerInsights: cfg.require('containerInsights', {
+        allowedValues: ['enabled', 'enhanced', 'disabled'],
+      }) as ContainerInsights,
+      alarmEmail: optional(cfg.get('alarmEmail')),
+      latencyAlarmMs: cfg.requireNumber('latencyAlarmMs', { min: 100 }),
+    },
+    imageTag: optional(cfg.get('imageTag')) ?? optional(process.env.GITHUB_SHA)?.slice(0, 12),
+    secrets: {
+      tokenSigningKey,
+      mistralApiKey: mistralKeyIsSet ? cfg.requireSecret('mistralApiKey') : undefined,
+    },
+  };
+}

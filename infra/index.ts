@@ -1,0 +1,78 @@
+/**
+ * Freeda on AWS: one `pulumi up` per stack (staging, production) creates the data tier, the image, the
+ * network, the load balancer, the Fargate service with its autoscaling, the secrets, the alarms and the
+ * dashboard, and leaves the service running. Settings: Pulumi.yaml (defaults) and Pulumi.<stack>.yaml.
+ */
+import * as aws from '@pulumi/aws';
+import * as pulumi from '@pulumi/pulumi';
+import { principalsTable as principalsDefinition, ticketsTable as ticketsDefinition } from '../api/db/tables.js';
+import { readSettings } from './config.js';
+import { createDataTier } from './data.js';
+import { createEdgeTier } from './edge.js';
+import { createRoles } from './iam.js';
+import { createImageTier } from './image.js';
+import { dashboardUrl as consoleDashboardUrl, createAlertsTopic, createMonitoring } from './monitoring.js';
+import { createNetworkTier } from './network.js';
+import { createScaling } from './scaling.js';
+import { createSecretsTier } from './secrets.js';
+import { createServiceTier } from './service.js';
+
+const settings = readSettings();
+const region = aws.getRegionOutput().region;
+const accountId = aws.getCallerIdentityOutput().accountId;
+
+const data = createDataTier(settings);
+const alertsTopic = createAlertsTopic(settings);
+const secrets = createSecretsTier(settings, data.key);
+const roles = createRoles({
+  region,
+  accountId,
+  tableArns: data.tables.map((t) => t.table.arn),
+  alertsTopicArn: alertsTopic.arn,
+  kmsKeyArn: data.key.arn,
+  secretArns: secrets.secrets.map((s) => s.secret.arn),
+});
+const network = createNetworkTier(settings, region);
+const image = createImageTier(settings);
+const edge = createEdgeTier(settings, network);
+const service = createServiceTier({
+  settings,
+  region,
+  network,
+  edge,
+  image,
+  data,
+  secrets: secrets.secrets,
+  taskRole: roles.taskRole,
+  executionRole: roles.executionRole,
+  alertsTopicArn: alertsTopic.arn,
+});
+createScaling(settings, service, edge);
+const monitoring = createMonitoring({ settings, region, topic: alertsTopic, data, edge, service });
+
+if (settings.protectData && !settings.edge.certificateArn) {
+  pulumi.log.warn('certificateArn is not set: the API is served over plain HTTP. See docs/deploy.md.');
+}
+
+const tableName = (suffix: string) => {
+  const entry = data.tables.find((t) => t.definition.suffix === suffix);
+  if (!entry) throw new Error(`no table ${suffix}`);
+  return entry.table.name;
+};
+
+const scheme = settings.edge.certificateArn ? 'https' : 'http';
+export const url = settings.edge.domainName
+  ? pulumi.output(`${scheme}://${settings.edge.domainName}`)
+  : pulumi.interpolate`${scheme}://${edge.alb.loadBalancer.dnsName}`;
+export const ticketsTable = tableName(ticketsDefinition.suffix);
+export const principalsTable = tableName(principalsDefinition.suffix);
+export const repositoryUrl = image.repository.url;
+export const imageUri = image.image.imageUri;
+export const alertsTopicArn = alertsTopic.arn;
+export const dashboardUrl = pulumi
+  .all([region, monitoring.dashboard.dashboardName])
+  .apply(([r, name]) => consoleDashboardUrl(r, name));
+export const clusterName = service.cluster.name;
+export const serviceName = service.service.service.name;
+export const logGroupName = service.logGroup.name;
+export const bootstrapAdminKeySecretArn = secrets.bootstrapAdminKey.arn;

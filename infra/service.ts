@@ -1,0 +1,173 @@
+/**
+ * Service tier: the ECS cluster, the service's log group and the Fargate service behind the ALB.
+ * The container gets its configuration from the resources (table names, topic ARN) and its secrets from
+ * Secrets Manager; variable names, port and stop timeout come from the runtime contract in api/.
+ */
+import * as aws from '@pulumi/aws';
+import * as awsx from '@pulumi/awsx';
+import * as pulumi from '@pulumi/pulumi';
+import { CONTAINER_PORT, ENV, HEALTH_PATHS, STOP_TIMEOUT_SECONDS } from '../api/contract.js';
+import type { Settings } from './config.js';
+import type { DataTier } from './data.js';
+import type { EdgeTier } from './edge.js';
+import type { ImageTier } from './image.js';
+import type { NetworkTier } from './network.js';
+import type { ServiceSecret } from './secrets.js';
+
+export const CONTAINER_NAME = 'api';
+/** Seconds after a task starts during which failing ALB health checks do not get it replaced. */
+export const HEALTH_CHECK_GRACE_SECONDS = 30;
+/** Number of proxies in front of the service (the ALB): Express trusts exactly that many X-Forwarded-For hops. */
+export const TRUST_PROXY_HOPS = 1;
+
+/**
+ * Autoscaling owns the running task count. Without this, every `pulumi up` that touches the service (a
+ * new image, a refresh) would send the program's desiredCount and undo a scale-out. The option has to
+ * reach the `aws:ecs/service:Service` inside the awsx component, which only a transform can do.
+ */
+export const ignoreDesiredCount: pulumi.ResourceTransform = (args) =>
+  args.type === 'aws:ecs/service:Service'
+    ? {
+        props: args.props,
+        opts: pulumi.mergeOptions(args.opts, { ignoreChanges: ['desiredCount'] }),
+      }
+    : undefined;
+
+/**
+ * ECS ignores the image's HEALTHCHECK; this is the same liveness probe in the task definition, so ECS
+ * replaces a container whose process stopped serving even before the ALB notices.
+ */
+export const CONTAINER_HEALTH_CHECK = {
+  command: [
+    'CMD',
+    'node',
+    '-e',
+    `fetch('http://127.0.0.1:${CONTAINER_PORT}${HEALTH_PATHS.live}').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
+  ],
+  interval: 15,
+  timeout: 5,
+  retries: 3,
+  startPeriod: 15,
+};
+
+export interface ContainerEnvironmentInputs {
+  settings: Settings;
+  region: pulumi.Input<string>;
+  tables: DataTier['tables'];
+  alertsTopicArn: pulumi.Input<string>;
+}
+
+/** Plain environment of the container, sorted by name so the task definition is stable. */
+export function containerEnvironment(
+  inputs: ContainerEnvironmentInputs,
+): { name: string; value: pulumi.Input<string> }[] {
+  const { settings } = inputs;
+  const env: { name: string; value: pulumi.Input<string> }[] = [
+    { name: ENV.nodeEnv, value: 'production' },
+    { name: ENV.port, value: String(CONTAINER_PORT) },
+    { name: ENV.logLevel, value: settings.service.logLevel },
+    { name: ENV.awsRegion, value: inputs.region },
+    { name: ENV.shutdownDelayMs, value: String(settings.service.shutdownDelayMs) },
+    { name: ENV.trustProxyHops, value: String(TRUST_PROXY_HOPS) },
+    { name: ENV.corsOrigins, value: settings.service.corsOrigins },
+    { name: ENV.mistralModel, value: settings.service.mistralModel },
+    { name: ENV.alertsTopicArn, value: inputs.alertsTopicArn },
+    ...inputs.tables.map(({ definition, table }) => ({ name: definition.envVar, value: table.name })),
+  ];
+  return env.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export interface ServiceTier {
+  cluster: aws.ecs.Cluster;
+  logGroup: aws.cloudwatch.LogGroup;
+  service: awsx.ecs.FargateService;
+}
+
+export function createServiceTier(args: {
+  settings: Settings;
+  region: pulumi.Input<string>;
+  network: NetworkTier;
+  edge: EdgeTier;
+  image: ImageTier;
+  data: DataTier;
+  secrets: ServiceSecret[];
+  taskRole: aws.iam.Role;
+  executionRole: aws.iam.Role;
+  alertsTopicArn: pulumi.Input<string>;
+}): ServiceTier {
+  const { settings, network, edge } = args;
+
+  const cluster = new aws.ecs.Cluster('cluster', {
+    settings: [{ name: 'containerInsights', value: settings.monitoring.containerInsights }],
+  });
+
+  const logGroup = new aws.cloudwatch.LogGroup('api', {
+    name: `/ecs/${settings.prefix}/api`,
+    retentionInDays: settings.service.logRetentionDays,
+  });
+
+  const service = new awsx.ecs.FargateService(
+    'api',
+    {
+      cluster: cluster.arn,
+      desiredCount: settings.scaling.minTasks,
+      networkConfiguration: {
+        subnets: network.vpc.privateSubnetIds,
+        securityGroups: [network.taskSecurityGroup.id],
+        assignPublicIp: false,
+      },
+      deploymentCircuitBreaker: { enable: true, rollback: true },
+      deploymentMinimumHealthyPercent: 100,
+      deploymentMaximumPercent: 200,
+      healthCheckGracePeriodSeconds: HEALTH_CHECK_GRACE_SECONDS,
+      propagateTags: 'SERVICE',
+      enableEcsManagedTags: true,
+      enableExecuteCommand: false,
+      taskDefinitionArgs: {
+        cpu: String(settings.task.cpu),
+        memory: String(settings.task.memory),
+        runtimePlatform: {
+          operatingSystemFamily: 'LINUX',
+          cpuArchitecture: settings.task.platform === 'linux/arm64' ? 'ARM64' : 'X86_64',
+        },
+        executionRole: { roleArn: args.executionRole.arn },
+        taskRole: { roleArn: args.taskRole.arn },
+        // The log group above (with its retention) is used; awsx must not create one without retention.
+        logGroup: { skip: true },
+        container: {
+          name: CONTAINER_NAME,
+          image: args.image.image.imageUri,
+          essential: true,
+          portMappings: [{ containerPort: CONTAINER_PORT, protocol: 'tcp', targetGroup: edge.alb.defaultTargetGroup }],
+          environment: containerEnvironment({
+            settings,
+            region: args.region,
+            tables: args.data.tables,
+            alertsTopicArn: args.alertsTopicArn,
+          }),
+          secrets: args.secrets
+            .map(({ env, secret }) => ({ name: env, valueFrom: secret.arn }))
+            .sort((a, b) => a.name.localeCompare(b.name)),
+          healthCheck: CONTAINER_HEALTH_CHECK,
+          stopTimeout: STOP_TIMEOUT_SECONDS,
+          linuxParameters: { initProcessEnabled: true },
+          logConfiguration: {
+            logDriver: 'awslogs',
+            options: {
+              'awslogs-group': logGroup.name,
+              'awslogs-region': args.region,
+              'awslogs-stream-prefix': CONTAINER_NAME,
+              // A slow CloudWatch never blocks the service's stdout; the buffer absorbs bursts.
+              mode: 'non-blocking',
+              'max-buffer-size': '25m',
+            },
+          },
+        },
+      },
+    },
+    // The listeners must exist before ECS registers targets in the target group.
+    { transforms: [ignoreDesiredCount], dependsOn: [edge.alb] },
+  );
+
+  return { cluster, logGroup, service };
+}
