@@ -37,6 +37,8 @@ export interface TicketServiceDeps {
   /** Whether an agent account exists (assignments must name one). */
   userExists: (email: string) => Promise<boolean>;
   clock?: () => Date;
+  /** Draws ticket ids (tests make it collide). */
+  newId?: () => string;
 }
 
 export class TicketService {
@@ -57,7 +59,7 @@ export class TicketService {
     const author = input.customer_name ?? 'Customer';
     for (let attempt = 0; attempt < 5; attempt++) {
       const item: TicketItem = {
-        ticket_id: newTicketId(),
+        ticket_id: (this.deps.newId ?? newTicketId)(),
         sk: TICKET_SK,
         status: 'new',
         priority: 'normal',
