@@ -316,7 +316,7 @@ describe('ticket list', () => {
     let cursor: string | null = null;
     do {
       const sep = query ? '&' : '?';
-      const res = await get(
+      const res: { body: { items: Array<{ ticket_id: string }>; next_cursor: string | null } } = await get(
         `${query}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
       ).expect(200);
       ids.push(...res.body.items.map((t: { ticket_id: string }) => t.ticket_id));
