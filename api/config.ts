@@ -89,7 +89,15 @@ const schema = {
 
 type Parsed = { [K in keyof typeof schema]: z.output<(typeof schema)[K]> };
 
-export function loadConfig(env: Env = process.env): Config {
+export interface LoadOptions {
+  /**
+   * false for operator tools (migration, benchmarks) that use the table settings but never sign tokens:
+   * they may target AWS (NODE_ENV=production) without the service's signing key.
+   */
+  service?: boolean;
+}
+
+export function loadConfig(env: Env = process.env, { service = true }: LoadOptions = {}): Config {
   const raw = Object.fromEntries(Object.keys(schema).map((k) => [k, env[k] === '' ? undefined : env[k]]));
   const result = z.object(schema).safeParse(raw);
   if (!result.success) {
@@ -103,7 +111,7 @@ export function loadConfig(env: Env = process.env): Config {
   const production = v[ENV.nodeEnv] === 'production';
   const endpoint = v[ENV.dynamodbEndpoint];
   const mode: DynamoMode = endpoint ? 'endpoint' : production ? 'aws' : 'embedded';
-  if (production && !v[ENV.tokenSigningKey]) {
+  if (service && production && !v[ENV.tokenSigningKey]) {
     throw new ConfigError(`Invalid configuration: ${ENV.tokenSigningKey}: required when NODE_ENV=production`);
   }
   return {
