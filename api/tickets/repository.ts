@@ -21,6 +21,7 @@ import {
   MESSAGE_SK_PREFIX,
   TICKET_SK,
 } from '../db/tables.js';
+import { isReply } from './metrics.js';
 import type { Analytics, Channel, MessageType, Priority, Status } from './model.js';
 import type { Change, StoredEvent } from './rules.js';
 
@@ -53,6 +54,8 @@ export interface TicketItem {
   closed_at?: string;
   resolution_seconds?: number;
   analytics?: Analytics;
+  /** When the first agent or assistant reply was written (kept by addMessage; read by export and analytics). */
+  first_response_at?: string;
   version: number;
   access_token_hash?: string;
   initial_message?: InitialMessage;
@@ -82,6 +85,26 @@ export interface ListPage {
   items: TicketItem[];
   /** Key of the last returned item when more may follow. */
   lastKey: Record<string, string> | undefined;
+}
+
+/** `<partition> = :pk [AND created_at <range>]`: date ranges are always part of the key condition. */
+function keyCondition(index: ListIndex, partitionValue: string, range: { from?: string; to?: string }) {
+  const names: Record<string, string> = { '#pk': index.partitionAttribute, '#c': CREATED_AT };
+  const values: Record<string, string> = { ':pk': partitionValue };
+  let condition = '#pk = :pk';
+  if (range.from && range.to) {
+    condition += ' AND #c BETWEEN :from AND :to';
+    Object.assign(values, { ':from': range.from, ':to': range.to });
+  } else if (range.from) {
+    condition += ' AND #c >= :from';
+    values[':from'] = range.from;
+  } else if (range.to) {
+    condition += ' AND #c <= :to';
+    values[':to'] = range.to;
+  } else {
+    delete names['#c'];
+  }
+  return { KeyConditionExpression: condition, ExpressionAttributeNames: names, ExpressionAttributeValues: values };
 }
 
 export class TicketRepository {
@@ -152,6 +175,47 @@ export class TicketRepository {
     await this.doc.send(
       new PutCommand({ TableName: this.table, Item: message, ConditionExpression: 'attribute_not_exists(sk)' }),
     );
+    if (isReply(message.type)) await this.recordFirstResponse(message.ticket_id, message.created_at);
+  }
+
+  /**
+   * Keeps the earliest reply time on the ticket item, so the export and the analytics summary need no
+   * Query per ticket. Like analytics, it is derived data: no version bump, no updated_at change.
+   */
+  private async recordFirstResponse(ticketId: string, at: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { ticket_id: ticketId, sk: TICKET_SK },
+          UpdateExpression: 'SET first_response_at = :at',
+          ConditionExpression:
+            'attribute_exists(ticket_id) AND (attribute_not_exists(first_response_at) OR first_response_at > :at)',
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      );
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+    }
+  }
+
+  /** The message items of a ticket, oldest first (the first customer message may live in the ticket item). */
+  async messages(ticketId: string): Promise<MessageItem[]> {
+    const items: MessageItem[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'ticket_id = :id AND begins_with(sk, :msg)',
+          ExpressionAttributeValues: { ':id': ticketId, ':msg': MESSAGE_SK_PREFIX },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      items.push(...((out.Items ?? []) as MessageItem[]));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return items;
   }
 
   /**
@@ -236,28 +300,11 @@ export class TicketRepository {
     limit: number,
     startKey?: Record<string, string>,
   ): Promise<ListPage> {
-    const names: Record<string, string> = { '#pk': index.partitionAttribute, '#c': CREATED_AT };
-    const values: Record<string, string> = { ':pk': partitionValue };
-    let condition = '#pk = :pk';
-    if (range.from && range.to) {
-      condition += ' AND #c BETWEEN :from AND :to';
-      Object.assign(values, { ':from': range.from, ':to': range.to });
-    } else if (range.from) {
-      condition += ' AND #c >= :from';
-      values[':from'] = range.from;
-    } else if (range.to) {
-      condition += ' AND #c <= :to';
-      values[':to'] = range.to;
-    } else {
-      delete names['#c'];
-    }
     const out = await this.doc.send(
       new QueryCommand({
         TableName: this.table,
         IndexName: index.name,
-        KeyConditionExpression: condition,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
+        ...keyCondition(index, partitionValue, range),
         ScanIndexForward: false,
         Limit: limit + 1,
         ExclusiveStartKey: startKey,
@@ -268,6 +315,47 @@ export class TicketRepository {
     const page = items.slice(0, limit);
     const last = page[page.length - 1] as TicketItem;
     return { items: page, lastKey: TicketRepository.indexKey(index, last) };
+  }
+
+  /**
+   * Every ticket of an index range, newest first, one DynamoDB page at a time (`pageSize` items at most):
+   * callers stream or fold the pages, so memory stays constant whatever the range holds. `attributes`
+   * narrows what comes back over the wire (the read cost is the same).
+   */
+  async *pages(
+    index: ListIndex,
+    partitionValue: string,
+    range: { from?: string; to?: string },
+    { pageSize, attributes }: { pageSize: number; attributes?: readonly string[] },
+  ): AsyncGenerator<TicketItem[]> {
+    const condition = keyCondition(index, partitionValue, range);
+    const names = { ...condition.ExpressionAttributeNames };
+    let projection: string | undefined;
+    if (attributes) {
+      projection = attributes
+        .map((a, i) => {
+          names[`#p${i}`] = a;
+          return `#p${i}`;
+        })
+        .join(', ');
+    }
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: index.name,
+          ...condition,
+          ExpressionAttributeNames: names,
+          ...(projection && { ProjectionExpression: projection }),
+          ScanIndexForward: false,
+          Limit: pageSize,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      startKey = out.LastEvaluatedKey;
+      if (out.Items?.length) yield out.Items as TicketItem[];
+    } while (startKey);
   }
 
   /** The ExclusiveStartKey that resumes an index Query after `item`. */
