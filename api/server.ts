@@ -4,6 +4,7 @@
  * listener closes, in-flight requests finish (up to SHUTDOWN_GRACE_MS), clients are released, exit 0.
  */
 import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createTerminus } from '@godaddy/terminus';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
@@ -45,7 +46,8 @@ async function main(): Promise<void> {
     process.exit(1);
   });
   server.listen(config.port, () => {
-    logger.info('listening', { port: config.port, dynamodb: config.dynamo.mode, tables: config.tables });
+    const { port } = server.address() as AddressInfo;
+    logger.info('listening', { port, dynamodb: config.dynamo.mode, tables: config.tables });
   });
 }
 

@@ -1,0 +1,45 @@
+/** Runs the real service entry (api/server.ts) as a child process and reads what it prints. */
+import { type ChildProcess, spawn } from 'node:child_process';
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+export function runService(env: Record<string, string>): {
+  child: ChildProcess;
+  ready: Promise<ServiceProcess>;
+  exited: Promise<number | null>;
+  stdout: () => string;
+  stderr: () => string;
+} {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'api/server.ts'], {
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'development', PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr?.on('data', (d) => {
+    err += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const ready = new Promise<ServiceProcess>((resolve, reject) => {
+    child.stdout?.on('data', (d) => {
+      out += d;
+      const m =
+        /"message":"listening","port":(\d+)|"port":(\d+)[^\n]*"message":"listening"|"message":"listening"[^\n]*"port":(\d+)/.exec(
+          out,
+        );
+      const port = Number(m?.[1] ?? m?.[2] ?? m?.[3]);
+      if (port) {
+        resolve({ child, port, url: `http://127.0.0.1:${port}`, stdout: () => out, stderr: () => err, exited });
+      }
+    });
+    exited.then((code) => reject(new Error(`service exited with ${code} before listening: ${err}`)));
+  });
+  return { child, ready, exited, stdout: () => out, stderr: () => err };
+}
