@@ -55,12 +55,17 @@ export function createMonitoring(args: {
   const tg = edge.alb.defaultTargetGroup.arnSuffix;
   const alarms: aws.cloudwatch.MetricAlarm[] = [];
 
-  const alarm = (name: string, alarmArgs: Omit<aws.cloudwatch.MetricAlarmArgs, 'alarmActions' | 'okActions'>) => {
+  /** Operational alarms also say when they recover; business alerts (`notifyRecovery: false`) do not. */
+  const alarm = (
+    name: string,
+    alarmArgs: Omit<aws.cloudwatch.MetricAlarmArgs, 'alarmActions' | 'okActions'>,
+    notifyRecovery = true,
+  ) => {
     const a = new aws.cloudwatch.MetricAlarm(name, {
       treatMissingData: 'notBreaching',
       ...alarmArgs,
       alarmActions: [topic.arn],
-      okActions: [topic.arn],
+      okActions: notifyRecovery ? [topic.arn] : [],
     });
     alarms.push(a);
     return a;
@@ -164,16 +169,20 @@ export function createMonitoring(args: {
       unit: 'Count',
     },
   });
-  alarm('churn-alerts', {
-    alarmDescription: 'The assistant flagged a customer about to leave (urgent retention); see the service logs',
-    namespace: metricNamespace(settings),
-    metricName: CHURN_ALERT_METRIC,
-    statistic: 'Sum',
-    period: 300,
-    evaluationPeriods: 1,
-    threshold: 1,
-    comparisonOperator: 'GreaterThanOrEqualToThreshold',
-  });
+  alarm(
+    'churn-alerts',
+    {
+      alarmDescription: 'The assistant flagged a customer about to leave (urgent retention); see the service logs',
+      namespace: metricNamespace(settings),
+      metricName: CHURN_ALERT_METRIC,
+      statistic: 'Sum',
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: 1,
+      comparisonOperator: 'GreaterThanOrEqualToThreshold',
+    },
+    false,
+  );
 
   const dashboard = new aws.cloudwatch.Dashboard('api', {
     dashboardName: settings.prefix,

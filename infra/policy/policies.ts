@@ -1,0 +1,122 @@
+/**
+ * The policies of the pack: each wires one rule of rules.ts to the engine's view of a resource or of the
+ * whole stack. Kept apart from index.ts (which starts the policy server) so tests can run them directly.
+ */
+import type {
+  PolicyResource,
+  ReportViolation,
+  ResourceValidationArgs,
+  ResourceValidationPolicy,
+  StackValidationArgs,
+  StackValidationPolicy,
+} from '@pulumi/policy';
+import {
+  checkCircuitBreaker,
+  checkDesiredCountIgnored,
+  checkIamWildcards,
+  checkLogRetention,
+  checkProductionTable,
+  checkWorldIngressOwners,
+  checkWorldIngressPorts,
+  type ResourceView,
+  type StackResourceView,
+} from './rules';
+
+/** Stacks whose tables must be protected (policy config `productionStacks` overrides it). */
+export const DEFAULT_PRODUCTION_STACKS = ['production'];
+
+const view = (args: ResourceValidationArgs): ResourceView => ({
+  type: args.type,
+  urn: args.urn,
+  props: args.props,
+  opts: { protect: args.opts.protect, ignoreChanges: args.opts.ignoreChanges },
+});
+
+const stackView = (r: PolicyResource): StackResourceView => ({
+  type: r.type,
+  urn: r.urn,
+  props: r.props,
+  opts: { protect: r.opts.protect, ignoreChanges: r.opts.ignoreChanges },
+  propertyDependencies: Object.fromEntries(
+    Object.entries(r.propertyDependencies).map(([property, deps]) => [property, deps.map((d) => d.urn)]),
+  ),
+});
+
+function resourcePolicy(
+  name: string,
+  description: string,
+  check: (resource: ResourceView, args: ResourceValidationArgs) => string[],
+): ResourceValidationPolicy {
+  return {
+    name,
+    description,
+    enforcementLevel: 'mandatory',
+    validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
+      for (const message of check(view(args), args)) report(message);
+    },
+  };
+}
+
+function stackPolicy(
+  name: string,
+  description: string,
+  check: (resources: StackResourceView[]) => { urn: string; message: string }[],
+): StackValidationPolicy {
+  return {
+    name,
+    description,
+    enforcementLevel: 'mandatory',
+    validateStack: (args: StackValidationArgs, report: ReportViolation) => {
+      for (const { urn, message } of check(args.resources.map(stackView))) report(message, urn);
+    },
+  };
+}
+
+export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
+  resourcePolicy(
+    'internet-ingress-only-http-https',
+    'Ingress from 0.0.0.0/0 or ::/0 is only TCP 80 or 443 (awsx default security groups allow everything).',
+    checkWorldIngressPorts,
+  ),
+  stackPolicy(
+    'internet-ingress-only-on-load-balancers',
+    'A security group open to the internet belongs to a load balancer, never to an ECS service.',
+    checkWorldIngressOwners,
+  ),
+  resourcePolicy(
+    'log-groups-have-retention',
+    'Every CloudWatch log group expires its events (awsx creates log groups without retention).',
+    checkLogRetention,
+  ),
+  resourcePolicy(
+    'ecs-services-roll-back-failed-deployments',
+    'Every ECS service has deploymentCircuitBreaker { enable: true, rollback: true }.',
+    checkCircuitBreaker,
+  ),
+  stackPolicy(
+    'ecs-services-leave-task-count-to-autoscaling',
+    'When ECS services are autoscaled, every service ignores changes to desiredCount.',
+    checkDesiredCountIgnored,
+  ),
+  {
+    ...resourcePolicy(
+      'production-tables-protected',
+      'DynamoDB tables of production stacks have deletion protection, point-in-time recovery and `protect`.',
+      (resource, args) =>
+        checkProductionTable(
+          resource,
+          args.getConfig<{ productionStacks?: string[] }>().productionStacks ?? DEFAULT_PRODUCTION_STACKS,
+        ),
+    ),
+    configSchema: {
+      properties: {
+        productionStacks: { type: 'array', items: { type: 'string' }, default: DEFAULT_PRODUCTION_STACKS },
+      },
+    },
+  },
+  resourcePolicy(
+    'iam-no-wildcards',
+    'IAM policies allow named actions on named resources: no `*` in actions, no `*` resource, no Not*.',
+    checkIamWildcards,
+  ),
+];

@@ -1,0 +1,548 @@
+/**
+ * The Pulumi program of each stack, run under mocks with the committed stack settings (production also
+ * with the values its operator sets: certificate, domain, alarm e-mail). awsx components are asserted on
+ * the inputs the program gives them, plain AWS resources on their own inputs and options.
+ */
+import { expect } from 'chai';
+import {
+  ALB_IDLE_TIMEOUT_SECONDS,
+  CONTAINER_PORT,
+  ENV,
+  HEALTH_PATHS,
+  LOG_EVENTS,
+  SECRET_ENV,
+  STOP_TIMEOUT_SECONDS,
+} from '../../api/contract.js';
+import { SERVICE_DYNAMODB_ACTIONS } from '../../api/db/permissions.js';
+import { keyAttributes, TABLES } from '../../api/db/tables.js';
+import type { PolicyDocument } from '../../infra/iam.js';
+import { DATA_OPERATIONS } from '../../infra/monitoring.js';
+import { worldIngress } from '../../infra/policy/rules.js';
+import {
+  ofType,
+  one,
+  PRODUCTION_OPERATOR_SETTINGS,
+  type RecordedResource,
+  runCommittedStack,
+  STACKS,
+  type StackName,
+  type StackRun,
+} from './support/stack-run.js';
+
+/** What each stack must be, from the product's infrastructure specification. */
+const EXPECTED: Record<
+  StackName,
+  {
+    scaling: [number, number];
+    natGateways: string;
+    protect: boolean;
+    https: boolean;
+    waf: boolean;
+    logRetentionDays: number;
+    cpu: string;
+    memory: string;
+  }
+> = {
+  staging: {
+    scaling: [1, 2],
+    natGateways: 'Single',
+    protect: false,
+    https: false,
+    waf: false,
+    logRetentionDays: 14,
+    cpu: '256',
+    memory: '512',
+  },
+  production: {
+    scaling: [2, 10],
+    natGateways: 'OnePerAz',
+    protect: true,
+    https: true,
+    waf: true,
+    logRetentionDays: 90,
+    cpu: '512',
+    memory: '1024',
+  },
+};
+
+const TYPES = {
+  table: 'aws:dynamodb/table:Table',
+  key: 'aws:kms/key:Key',
+  vpc: 'awsx:ec2:Vpc',
+  endpoint: 'aws:ec2/vpcEndpoint:VpcEndpoint',
+  sg: 'aws:ec2/securityGroup:SecurityGroup',
+  ingress: 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule',
+  egress: 'aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule',
+  alb: 'awsx:lb:ApplicationLoadBalancer',
+  service: 'awsx:ecs:FargateService',
+  repository: 'awsx:ecr:Repository',
+  image: 'awsx:ecr:Image',
+  rolePolicy: 'aws:iam/rolePolicy:RolePolicy',
+  attachment: 'aws:iam/rolePolicyAttachment:RolePolicyAttachment',
+  secret: 'aws:secretsmanager/secret:Secret',
+  secretVersion: 'aws:secretsmanager/secretVersion:SecretVersion',
+  scalingTarget: 'aws:appautoscaling/target:Target',
+  scalingPolicy: 'aws:appautoscaling/policy:Policy',
+  logGroup: 'aws:cloudwatch/logGroup:LogGroup',
+  alarm: 'aws:cloudwatch/metricAlarm:MetricAlarm',
+  metricFilter: 'aws:cloudwatch/logMetricFilter:LogMetricFilter',
+  topic: 'aws:sns/topic:Topic',
+  subscription: 'aws:sns/topicSubscription:TopicSubscription',
+  dashboard: 'aws:cloudwatch/dashboard:Dashboard',
+  webAcl: 'aws:wafv2/webAcl:WebAcl',
+  webAclAssociation: 'aws:wafv2/webAclAssociation:WebAclAssociation',
+  cluster: 'aws:ecs/cluster:Cluster',
+};
+
+// Mock ARNs and IDs follow run-stack.ts: `<name>-id`, and ARNs from the mocked state.
+const idOf = (r: RecordedResource) => `${r.name}-id`;
+const arnOfTable = (name: string) => `arn:aws:dynamodb:eu-west-3:123456789012:table/${name}`;
+const TOPIC_ARN = 'arn:aws:sns:eu-west-3:123456789012:alerts-topic';
+const KEY_ARN = 'arn:aws:kms:eu-west-3:123456789012:key/data-key-id';
+const secretArn = (stack: string, name: string) =>
+  `arn:aws:secretsmanager:eu-west-3:123456789012:secret:freeda-${stack}/${name}-abcdef`;
+
+const container = (run: StackRun) => one(run, TYPES.service).inputs.taskDefinitionArgs.container;
+const policyOf = (run: StackRun, name: string) =>
+  JSON.parse(one(run, TYPES.rolePolicy, name).inputs.policy) as PolicyDocument;
+const sorted = (values: Iterable<string>) => [...values].sort();
+
+for (const stack of STACKS) {
+  const expected = EXPECTED[stack];
+
+  describe(`${stack} stack`, function () {
+    this.timeout(120_000);
+    let run: StackRun;
+    before(async () => {
+      run = await runCommittedStack(stack);
+    });
+
+    describe('data', () => {
+      it('declares one table per definition, with its key schema, every index and its projection', () => {
+        expect(ofType(run, TYPES.table)).to.have.length(TABLES.length);
+        for (const definition of TABLES) {
+          const table = one(run, TYPES.table, definition.suffix).inputs;
+          expect(table.name).to.equal(`freeda-${stack}-${definition.suffix}`);
+          expect(table.billingMode).to.equal('PAY_PER_REQUEST');
+          expect(table.hashKey).to.equal(definition.partitionKey.name);
+          expect(table.rangeKey).to.equal(definition.sortKey?.name);
+          expect(table.attributes).to.deep.equal(
+            keyAttributes(definition).map((a) => ({ name: a.name, type: a.type })),
+          );
+          const indexes = (table.globalSecondaryIndexes ?? []) as Record<string, unknown>[];
+          expect(indexes.map((i) => i.name)).to.deep.equal(definition.indexes.map((i) => i.name));
+          for (const index of definition.indexes) {
+            const declared = indexes.find((i) => i.name === index.name);
+            expect(declared, index.name).to.deep.include({
+              hashKey: index.partitionKey.name,
+              projectionType: index.projection,
+            });
+            expect(declared?.rangeKey, index.name).to.equal(index.sortKey?.name);
+          }
+        }
+      });
+
+      it('keeps point-in-time recovery and encrypts every table with the stack key', () => {
+        for (const table of ofType(run, TYPES.table)) {
+          expect(table.inputs.pointInTimeRecovery).to.deep.equal({ enabled: true });
+          expect(table.inputs.serverSideEncryption).to.deep.equal({ enabled: true, kmsKeyArn: KEY_ARN });
+        }
+        expect(one(run, TYPES.key).inputs.enableKeyRotation).to.equal(true);
+      });
+
+      if (expected.protect) {
+        it('protects the tables and their key against deletion (deletion protection and Pulumi protect)', () => {
+          for (const table of ofType(run, TYPES.table)) {
+            expect(table.inputs.deletionProtectionEnabled, table.name).to.equal(true);
+            expect(table.options.protect, table.name).to.equal(true);
+          }
+          expect(one(run, TYPES.key).options.protect).to.equal(true);
+        });
+      } else {
+        it('leaves the tables deletable so the stack can be recreated', () => {
+          for (const table of ofType(run, TYPES.table)) {
+            expect(table.inputs.deletionProtectionEnabled, table.name).to.equal(false);
+            expect(table.options.protect, table.name).to.equal(false);
+          }
+        });
+      }
+    });
+
+    describe('network', () => {
+      it(`spans at least two zones with ${expected.natGateways} NAT and keeps DynamoDB traffic on a gateway endpoint`, () => {
+        const vpc = one(run, TYPES.vpc).inputs;
+        expect(vpc.numberOfAvailabilityZones).to.be.at.least(2);
+        expect(vpc.natGateways).to.deep.equal({ strategy: expected.natGateways });
+        expect(vpc.subnetSpecs.map((s: { type: string }) => s.type)).to.have.members(['Public', 'Private']);
+        const endpoint = one(run, TYPES.endpoint).inputs;
+        expect(endpoint).to.deep.include({
+          vpcEndpointType: 'Gateway',
+          serviceName: 'com.amazonaws.eu-west-3.dynamodb',
+          vpcId: 'vpc-0mock',
+        });
+        expect(endpoint.routeTableIds).to.deep.equal(['rtb-public', 'rtb-private-a', 'rtb-private-b']);
+      });
+
+      it('runs the tasks in private subnets without public IPs, behind their own security group', () => {
+        const network = one(run, TYPES.service).inputs.networkConfiguration;
+        expect(network).to.deep.equal({
+          assignPublicIp: false,
+          subnets: ['subnet-private-a', 'subnet-private-b'],
+          securityGroups: [idOf(one(run, TYPES.sg, 'tasks'))],
+        });
+      });
+
+      it('lets the tasks be reached on the container port from the ALB security group only', () => {
+        const toTasks = ofType(run, TYPES.ingress).filter((r) => r.inputs.securityGroupId === 'tasks-id');
+        expect(toTasks.map((r) => r.inputs)).to.deep.equal([
+          {
+            securityGroupId: 'tasks-id',
+            description: 'Requests and health checks from the ALB',
+            ipProtocol: 'tcp',
+            fromPort: CONTAINER_PORT,
+            toPort: CONTAINER_PORT,
+            referencedSecurityGroupId: 'alb-id',
+          },
+        ]);
+        for (const sg of ofType(run, TYPES.sg)) expect(sg.inputs.ingress, sg.name).to.equal(undefined);
+        const albOut = ofType(run, TYPES.egress).filter((r) => r.inputs.securityGroupId === 'alb-id');
+        expect(albOut.map((r) => [r.inputs.fromPort, r.inputs.referencedSecurityGroupId])).to.deep.equal([
+          [CONTAINER_PORT, 'tasks-id'],
+        ]);
+      });
+
+      it(`opens nothing to the internet but the ALB's ${expected.https ? '80 and 443' : 'port 80'}`, () => {
+        const open = run.resources.flatMap((r) =>
+          worldIngress({ type: r.type, urn: r.name, props: r.inputs }).map((rule) => ({ rule, on: r })),
+        );
+        expect(open.map(({ on }) => on.inputs.securityGroupId)).to.satisfy((ids: string[]) =>
+          ids.every((id) => id === 'alb-id'),
+        );
+        expect(open.map(({ rule }) => [rule.protocol, rule.fromPort, rule.toPort])).to.deep.equal(
+          expected.https
+            ? [
+                ['tcp', 80, 80],
+                ['tcp', 443, 443],
+              ]
+            : [['tcp', 80, 80]],
+        );
+        expect(one(run, TYPES.alb).inputs.securityGroups).to.deep.equal(['alb-id']);
+      });
+    });
+
+    describe('load balancer', () => {
+      it('forwards to a target group on the container port, health-checked on the readiness path', () => {
+        const alb = one(run, TYPES.alb).inputs;
+        expect(alb.defaultTargetGroup).to.deep.include({ port: CONTAINER_PORT, protocol: 'HTTP', targetType: 'ip' });
+        expect(alb.defaultTargetGroup.healthCheck).to.deep.include({ path: HEALTH_PATHS.ready, matcher: '200' });
+        expect(alb.defaultTargetGroup.deregistrationDelay).to.be.within(5, STOP_TIMEOUT_SECONDS);
+        expect(alb.idleTimeout).to.equal(ALB_IDLE_TIMEOUT_SECONDS);
+        expect(alb.subnetIds).to.deep.equal(['subnet-public-a', 'subnet-public-b']);
+        const [mapping, ...others] = container(run).portMappings;
+        expect(others).to.have.length(0);
+        expect(mapping.containerPort).to.equal(CONTAINER_PORT);
+        expect(mapping.targetGroup.arn).to.match(/:targetgroup\/api\//);
+        expect(mapping.targetGroup.port).to.equal(CONTAINER_PORT);
+      });
+
+      if (expected.https) {
+        it('serves HTTPS with the configured certificate and redirects HTTP to HTTPS', () => {
+          const alb = one(run, TYPES.alb).inputs;
+          expect(alb.listener).to.equal(undefined);
+          const [https, http] = alb.listeners;
+          expect(https).to.deep.include({
+            port: 443,
+            protocol: 'HTTPS',
+            certificateArn: PRODUCTION_OPERATOR_SETTINGS.certificateArn,
+          });
+          expect(https.sslPolicy).to.match(/TLS13/);
+          expect(http).to.deep.include({ port: 80, protocol: 'HTTP' });
+          expect(http.defaultActions).to.deep.equal([
+            { type: 'redirect', redirect: { protocol: 'HTTPS', port: '443', statusCode: 'HTTP_301' } },
+          ]);
+        });
+      } else {
+        it('serves plain HTTP on port 80 when no certificate is configured', () => {
+          const alb = one(run, TYPES.alb).inputs;
+          expect(alb.listener).to.deep.equal({ port: 80, protocol: 'HTTP' });
+          expect(alb.listeners).to.equal(undefined);
+        });
+      }
+
+      if (expected.waf) {
+        it('puts a WAF web ACL with a per-IP rate limit in front of the ALB', () => {
+          const acl = one(run, TYPES.webAcl).inputs;
+          expect(acl.scope).to.equal('REGIONAL');
+          const rate = acl.rules.find((r: { name: string }) => r.name === 'per-ip-rate-limit');
+          expect(rate.action).to.deep.equal({ block: {} });
+          expect(rate.statement.rateBasedStatement).to.deep.include({ aggregateKeyType: 'IP', limit: 1000 });
+          const association = one(run, TYPES.webAclAssociation).inputs;
+          expect(association.resourceArn).to.match(/:loadbalancer\/app\/api\//);
+        });
+      } else {
+        it('has no WAF web ACL', () => {
+          expect(ofType(run, TYPES.webAcl)).to.have.length(0);
+        });
+      }
+    });
+
+    describe('service', () => {
+      it(`runs ${expected.cpu} CPU units and ${expected.memory} MiB per task, from the image built for its platform`, () => {
+        const task = one(run, TYPES.service).inputs.taskDefinitionArgs;
+        expect([task.cpu, task.memory]).to.deep.equal([expected.cpu, expected.memory]);
+        expect(task.runtimePlatform).to.deep.equal({ operatingSystemFamily: 'LINUX', cpuArchitecture: 'X86_64' });
+        const image = one(run, TYPES.image).inputs;
+        expect(image).to.deep.include({ context: '.', dockerfile: 'api/Dockerfile', platform: 'linux/amd64' });
+        expect(container(run).image).to.match(/@sha256:[0-9a-f]{64}$/);
+      });
+
+      it('configures the container from the runtime contract and the stack resources', () => {
+        const env = Object.fromEntries(
+          (container(run).environment as { name: string; value: string }[]).map((e) => [e.name, e.value]),
+        );
+        expect(env).to.deep.equal({
+          [ENV.nodeEnv]: 'production',
+          [ENV.port]: String(CONTAINER_PORT),
+          [ENV.logLevel]: run.config['freeda:logLevel'],
+          [ENV.awsRegion]: 'eu-west-3',
+          [ENV.shutdownDelayMs]: '5000',
+          [ENV.trustProxyHops]: '1',
+          [ENV.corsOrigins]: '',
+          [ENV.mistralModel]: 'mistral-small-latest',
+          [ENV.alertsTopicArn]: TOPIC_ARN,
+          ...Object.fromEntries(TABLES.map((t) => [t.envVar, `freeda-${stack}-${t.suffix}`])),
+        });
+      });
+
+      it('injects every secret variable from Secrets Manager and none as plain environment', () => {
+        const c = container(run);
+        expect(sorted(c.secrets.map((s: { name: string }) => s.name))).to.deep.equal(sorted(SECRET_ENV));
+        const plain = (c.environment as { name: string }[]).map((e) => e.name);
+        for (const name of SECRET_ENV) expect(plain).not.to.include(name);
+        for (const s of c.secrets) expect(s.valueFrom).to.match(/^arn:aws:secretsmanager:/);
+        for (const version of ofType(run, TYPES.secretVersion)) {
+          expect(version.inputs.secretString, version.name).to.have.property('secret');
+        }
+        for (const secret of ofType(run, TYPES.secret)) expect(secret.inputs.kmsKeyId).to.equal(KEY_ARN);
+      });
+
+      it('shuts down gracefully (init process, stop timeout from the contract) and probes liveness', () => {
+        const c = container(run);
+        expect(c.linuxParameters).to.deep.equal({ initProcessEnabled: true });
+        expect(c.stopTimeout).to.equal(STOP_TIMEOUT_SECONDS);
+        expect(c.healthCheck.command.join(' ')).to.include(`127.0.0.1:${CONTAINER_PORT}${HEALTH_PATHS.live}`);
+      });
+
+      it('rolls a failed deployment back and keeps full capacity while deploying', () => {
+        const service = one(run, TYPES.service).inputs;
+        expect(service.deploymentCircuitBreaker).to.deep.equal({ enable: true, rollback: true });
+        expect(service.deploymentMinimumHealthyPercent).to.equal(100);
+        expect(service.deploymentMaximumPercent).to.equal(200);
+      });
+
+      it(`ships logs to a log group kept ${expected.logRetentionDays} days, and no awsx default log group`, () => {
+        const logGroup = one(run, TYPES.logGroup).inputs;
+        expect(logGroup.retentionInDays).to.equal(expected.logRetentionDays);
+        const task = one(run, TYPES.service).inputs.taskDefinitionArgs;
+        expect(task.logGroup).to.deep.equal({ skip: true });
+        expect(task.container.logConfiguration.logDriver).to.equal('awslogs');
+        expect(task.container.logConfiguration.options['awslogs-group']).to.equal(logGroup.name);
+      });
+    });
+
+    describe('scaling', () => {
+      it('leaves the task count to autoscaling: the inner ECS service ignores desiredCount', () => {
+        const probes = run.transformProbes.filter((p) => p.component === TYPES.service);
+        expect(probes).to.have.length(1);
+        expect(probes[0]?.onService?.ignoreChanges).to.include('desiredCount');
+        expect(probes[0]?.onService?.props).to.deep.equal({ desiredCount: 2 });
+        expect(probes[0]?.onTaskDefinition, 'other children are left alone').to.equal(null);
+        expect(one(run, TYPES.service).inputs.desiredCount).to.equal(expected.scaling[0]);
+      });
+
+      it(`scales between ${expected.scaling[0]} and ${expected.scaling[1]} tasks, tracking 70% CPU`, () => {
+        const target = one(run, TYPES.scalingTarget).inputs;
+        expect([target.minCapacity, target.maxCapacity]).to.deep.equal(expected.scaling);
+        expect(target).to.deep.include({
+          serviceNamespace: 'ecs',
+          scalableDimension: 'ecs:service:DesiredCount',
+          resourceId: 'service/cluster-cluster/api-service',
+        });
+        const cpu = one(run, TYPES.scalingPolicy, 'api-cpu').inputs;
+        expect(cpu.policyType).to.equal('TargetTrackingScaling');
+        expect(cpu.targetTrackingScalingPolicyConfiguration).to.deep.include({ targetValue: 70 });
+        const { scaleInCooldown, scaleOutCooldown } = cpu.targetTrackingScalingPolicyConfiguration;
+        expect(scaleInCooldown).to.be.greaterThan(scaleOutCooldown);
+        expect(
+          cpu.targetTrackingScalingPolicyConfiguration.predefinedMetricSpecification.predefinedMetricType,
+        ).to.equal('ECSServiceAverageCPUUtilization');
+      });
+
+      if (stack === 'production') {
+        it('also tracks requests per task on the ALB target group', () => {
+          const requests = one(run, TYPES.scalingPolicy, 'api-requests').inputs;
+          expect(requests.targetTrackingScalingPolicyConfiguration.predefinedMetricSpecification).to.deep.equal({
+            predefinedMetricType: 'ALBRequestCountPerTarget',
+            resourceLabel: 'app/api/0123456789abcdef/targetgroup/api/fedcba9876543210',
+          });
+        });
+      }
+    });
+
+    describe('permissions', () => {
+      it('allows the task role exactly SERVICE_DYNAMODB_ACTIONS, on the tables and their indexes only', () => {
+        const policy = policyOf(run, 'task');
+        const dynamo = policy.Statement.filter((s) => s.Action.some((a) => a.startsWith('dynamodb:')));
+        expect(dynamo).to.have.length(1);
+        expect(dynamo[0]?.Action).to.deep.equal([...SERVICE_DYNAMODB_ACTIONS]);
+        expect(sorted(dynamo[0]?.Resource ?? [])).to.deep.equal(
+          sorted(
+            TABLES.flatMap((t) => {
+              const arn = arnOfTable(`freeda-${stack}-${t.suffix}`);
+              return [arn, `${arn}/index/*`];
+            }),
+          ),
+        );
+        const others = policy.Statement.filter((s) => s !== dynamo[0]);
+        expect(others.map((s) => [s.Action, s.Resource])).to.deep.equal([
+          [['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'], [KEY_ARN]],
+          [['sns:Publish'], [TOPIC_ARN]],
+        ]);
+        expect(others[0]?.Condition).to.deep.equal({
+          StringEquals: { 'kms:ViaService': 'dynamodb.eu-west-3.amazonaws.com' },
+        });
+        expect(one(run, TYPES.service).inputs.taskDefinitionArgs.taskRole).to.deep.equal({
+          roleArn: 'arn:aws:iam:eu-west-3:123456789012:task',
+        });
+      });
+
+      it('lets only the execution role read the secrets, exactly the ones the container receives', () => {
+        const policy = policyOf(run, 'execution-secrets');
+        const [read, decrypt, ...rest] = policy.Statement;
+        expect(rest).to.have.length(0);
+        expect(read?.Action).to.deep.equal(['secretsmanager:GetSecretValue']);
+        const injected = container(run).secrets.map((s: { valueFrom: string }) => s.valueFrom);
+        expect(sorted(read?.Resource ?? [])).to.deep.equal(sorted(injected));
+        expect(sorted(injected)).to.deep.equal(
+          sorted(['token-signing-key', 'bootstrap-admin-key', 'mistral-api-key'].map((n) => secretArn(stack, n))),
+        );
+        expect(decrypt).to.deep.include({ Action: ['kms:Decrypt'], Resource: [KEY_ARN] });
+        expect(JSON.stringify(policyOf(run, 'task'))).not.to.include('secretsmanager');
+        expect(one(run, TYPES.attachment).inputs.policyArn).to.equal(
+          'arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy',
+        );
+      });
+    });
+
+    describe('monitoring', () => {
+      const alarmNamed = (name: string) => one(run, TYPES.alarm, name).inputs;
+
+      it('alarms on DynamoDB system errors and throttles of every table, summing the operations the service uses', () => {
+        for (const definition of TABLES) {
+          for (const [suffix, metric] of [
+            ['system-errors', 'SystemErrors'],
+            ['throttles', 'ThrottledRequests'],
+          ]) {
+            const alarm = alarmNamed(`${definition.suffix}-${suffix}`);
+            const metrics = alarm.metricQueries.filter((q: { metric?: unknown }) => q.metric);
+            expect(
+              metrics.map((q: { metric: { dimensions: { Operation: string } } }) => q.metric.dimensions.Operation),
+            ).to.deep.equal(DATA_OPERATIONS);
+            for (const q of metrics) {
+              expect(q.metric).to.deep.include({ namespace: 'AWS/DynamoDB', metricName: metric });
+              expect(q.metric.dimensions.TableName).to.equal(`freeda-${stack}-${definition.suffix}`);
+            }
+          }
+        }
+        expect(DATA_OPERATIONS).not.to.include('DescribeTable');
+      });
+
+      it('alarms on ALB and target 5xx, unhealthy hosts and p99 latency', () => {
+        expect(alarmNamed('alb-5xx')).to.deep.include({
+          namespace: 'AWS/ApplicationELB',
+          metricName: 'HTTPCode_ELB_5XX_Count',
+        });
+        expect(alarmNamed('target-5xx').metricName).to.equal('HTTPCode_Target_5XX_Count');
+        expect(alarmNamed('unhealthy-hosts').metricName).to.equal('UnHealthyHostCount');
+        expect(alarmNamed('latency-p99')).to.deep.include({
+          metricName: 'TargetResponseTime',
+          extendedStatistic: 'p99',
+          threshold: 5,
+        });
+      });
+
+      it('turns the service’s churn_alert log events into a metric and an alarm', () => {
+        const filter = one(run, TYPES.metricFilter).inputs;
+        expect(filter.pattern).to.equal(`{ $.event = "${LOG_EVENTS.churnAlert}" }`);
+        expect(filter.logGroupName).to.equal(one(run, TYPES.logGroup).inputs.name);
+        const alarm = alarmNamed('churn-alerts');
+        expect([alarm.namespace, alarm.metricName]).to.deep.equal([
+          filter.metricTransformation.namespace,
+          filter.metricTransformation.name,
+        ]);
+      });
+
+      it('sends every alarm to the alerts topic', () => {
+        const alarms = ofType(run, TYPES.alarm);
+        expect(alarms.length).to.be.at.least(10);
+        for (const alarm of alarms) expect(alarm.inputs.alarmActions, alarm.name).to.deep.equal([TOPIC_ARN]);
+      });
+
+      if (stack === 'production') {
+        it('mails the alerts to the on-call address', () => {
+          expect(one(run, TYPES.subscription).inputs).to.deep.include({
+            protocol: 'email',
+            endpoint: PRODUCTION_OPERATOR_SETTINGS.alarmEmail,
+            topic: TOPIC_ARN,
+          });
+        });
+      } else {
+        it('subscribes nobody to the alerts when no e-mail is configured', () => {
+          expect(ofType(run, TYPES.subscription)).to.have.length(0);
+        });
+      }
+
+      it('draws a dashboard of traffic, latency, tasks, tables, churn alerts and alarms', () => {
+        const body = JSON.parse(one(run, TYPES.dashboard).inputs.dashboardBody);
+        const text = JSON.stringify(body);
+        for (const needle of ['RequestCount', 'TargetResponseTime', 'CPUUtilization', 'ConsumedWriteCapacityUnits']) {
+          expect(text).to.include(needle);
+        }
+        const alarmWidget = body.widgets.find((w: { type: string }) => w.type === 'alarm');
+        expect(alarmWidget.properties.alarms).to.have.length(ofType(run, TYPES.alarm).length);
+      });
+    });
+
+    describe('image repository', () => {
+      it('scans images on push and never expires the images deployments and rollbacks use', () => {
+        const repository = one(run, TYPES.repository).inputs;
+        expect(repository.imageScanningConfiguration).to.deep.equal({ scanOnPush: true });
+        const rules = repository.lifecyclePolicy.rules as { tagStatus: string; maximumNumberOfImages?: number }[];
+        const any = rules.filter((r) => r.tagStatus === 'any');
+        expect(any).to.have.length(1);
+        expect(any[0]?.maximumNumberOfImages).to.be.at.least(10);
+        for (const rule of rules.filter((r) => r.tagStatus !== 'any')) expect(rule.tagStatus).to.equal('untagged');
+        expect(repository.forceDelete).to.equal(!expected.protect);
+      });
+    });
+
+    describe('outputs', () => {
+      it('exports the URL, table names, repository URL, alerts topic and dashboard URL', () => {
+        const o = run.outputs;
+        expect(o.url).to.equal(
+          expected.https
+            ? `https://${PRODUCTION_OPERATOR_SETTINGS.domainName}`
+            : 'http://api-0123456789.eu-west-3.elb.amazonaws.com',
+        );
+        expect(o.ticketsTable).to.equal(`freeda-${stack}-tickets`);
+        expect(o.principalsTable).to.equal(`freeda-${stack}-principals`);
+        expect(o.repositoryUrl).to.match(/\.dkr\.ecr\.eu-west-3\.amazonaws\.com\//);
+        expect(o.alertsTopicArn).to.equal(TOPIC_ARN);
+        expect(o.dashboardUrl).to.equal(
+          `https://eu-west-3.console.aws.amazon.com/cloudwatch/home?region=eu-west-3#dashboards/dashboard/freeda-${stack}`,
+        );
+        expect(o.bootstrapAdminKeySecretArn).to.equal(secretArn(stack, 'bootstrap-admin-key'));
+      });
+    });
+  });
+}
