@@ -89,18 +89,46 @@ export const COMPOSITE_LIST_ATTRIBUTES = LIST_INDEXES.filter((i) => i.filters.le
   (i) => i.partitionAttribute,
 );
 
+/**
+ * Pending analysis of a ticket: one item per ticket (`sk = JOB#analysis`) in the ticket's own partition,
+ * so deleting a ticket deletes its job. While pending it carries `job_queue` and `due_at` (the time it may
+ * be claimed, which a claim pushes forward as its lease), which put it in the sparse jobs index.
+ */
+export const ANALYSIS_JOB_SK = 'JOB#analysis';
+export const ANALYSIS_JOB_QUEUE = 'analysis';
+export const ANALYSIS_JOBS_INDEX = {
+  name: 'analysis-jobs-index',
+  partitionAttribute: 'job_queue',
+  sortAttribute: 'due_at',
+} as const;
+
+/**
+ * Knowledge-base vectors: one item per FAQ entry (`sk = FAQ#<content hash>`) in a partition no ticket id
+ * can take, so every task reads them with one Query and they are computed once per FAQ content.
+ */
+export const KNOWLEDGE_PARTITION = '#knowledge-base';
+export const KNOWLEDGE_SK_PREFIX = 'FAQ#';
+
 export const ticketsTable: TableDefinition = {
   suffix: 'tickets',
   envVar: 'TICKETS_TABLE',
   defaultName: 'freeda-tickets',
   partitionKey: { name: 'ticket_id', type: 'S' },
   sortKey: { name: 'sk', type: 'S' },
-  indexes: LIST_INDEXES.map((i) => ({
-    name: i.name,
-    partitionKey: { name: i.partitionAttribute, type: 'S' },
-    sortKey: { name: CREATED_AT, type: 'S' },
-    projection: 'ALL' as const,
-  })),
+  indexes: [
+    ...LIST_INDEXES.map((i) => ({
+      name: i.name,
+      partitionKey: { name: i.partitionAttribute, type: 'S' as const },
+      sortKey: { name: CREATED_AT, type: 'S' as const },
+      projection: 'ALL' as const,
+    })),
+    {
+      name: ANALYSIS_JOBS_INDEX.name,
+      partitionKey: { name: ANALYSIS_JOBS_INDEX.partitionAttribute, type: 'S' },
+      sortKey: { name: ANALYSIS_JOBS_INDEX.sortAttribute, type: 'S' },
+      projection: 'ALL',
+    },
+  ],
 };
 
 /** Agents (`user#<email>`) and API keys (`key#<id>`): one key space, read by primary key only. */
