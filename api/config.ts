@@ -28,7 +28,29 @@ export interface Config {
   corsOrigins: string[];
   trustProxyHops: number;
   shutdownDelayMs: number;
-  mistral: { apiKey: string | undefined; model: string; serverUrl: string | undefined };
+  mistral: {
+    apiKey: string | undefined;
+    model: string;
+    serverUrl: string | undefined;
+    /** Deadline of one call made outside a customer's request (analysis, suggestions, embeddings). */
+    timeoutMs: number;
+    /** Calls in flight at once per task. */
+    maxConcurrency: number;
+    /** Open circuit -> half-open (one probe) after this long. */
+    breakerResetMs: number;
+    /** Calls in the rolling window before the failure rate may open the circuit. */
+    breakerMinCalls: number;
+  };
+  assistant: {
+    /** Budget of the model's reply inside the customer's request; the acknowledgement after it. */
+    replyTimeoutMs: number;
+    /** Pause between two looks at the pending-analysis queue. */
+    analysisPollMs: number;
+    /** First retry delay of a failed analysis (doubles up to 10 minutes). */
+    analysisRetryMs: number;
+    /** Cosine similarity from which a FAQ entry is given to the reply. */
+    knowledgeMinScore: number;
+  };
   alertsTopicArn: string | undefined;
 }
 
@@ -45,6 +67,10 @@ const int = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().min(min, `expected at least ${min}`).max(max, `expected at most ${max}`));
 
+const fraction = z
+  .string()
+  .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'expected a number from 0 to 1')
+  .transform(Number);
 const secret = z.string().min(32, 'expected at least 32 characters');
 const tableName = z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'expected a DynamoDB table name ([A-Za-z0-9_.-], 3-255)');
 const origin = z.url().refine((u) => new URL(u).origin === u, 'expected an origin such as https://support.example.com');
@@ -81,6 +107,14 @@ const schema = {
   [ENV.mistralApiKey]: z.string().min(1).optional(),
   [ENV.mistralModel]: z.string().min(1).optional(),
   [ENV.mistralServerUrl]: z.url('expected a URL').optional(),
+  [ENV.mistralTimeoutMs]: int(100, 120_000).optional(),
+  [ENV.mistralMaxConcurrency]: int(1, 64).optional(),
+  [ENV.mistralBreakerResetMs]: int(100, 600_000).optional(),
+  [ENV.mistralBreakerMinCalls]: int(1, 1000).optional(),
+  [ENV.assistantReplyTimeoutMs]: int(100, 30_000).optional(),
+  [ENV.assistantAnalysisPollMs]: int(10, 300_000).optional(),
+  [ENV.assistantAnalysisRetryMs]: int(10, 600_000).optional(),
+  [ENV.assistantKnowledgeMinScore]: fraction.optional(),
   [ENV.alertsTopicArn]: z
     .string()
     .regex(/^arn:aws[a-z-]*:sns:/, 'expected an SNS topic ARN')
@@ -135,6 +169,16 @@ export function loadConfig(env: Env = process.env, { service = true }: LoadOptio
       apiKey: v[ENV.mistralApiKey],
       model: v[ENV.mistralModel] ?? 'mistral-small-latest',
       serverUrl: v[ENV.mistralServerUrl],
+      timeoutMs: v[ENV.mistralTimeoutMs] ?? 15_000,
+      maxConcurrency: v[ENV.mistralMaxConcurrency] ?? 4,
+      breakerResetMs: v[ENV.mistralBreakerResetMs] ?? 30_000,
+      breakerMinCalls: v[ENV.mistralBreakerMinCalls] ?? 5,
+    },
+    assistant: {
+      replyTimeoutMs: v[ENV.assistantReplyTimeoutMs] ?? 4000,
+      analysisPollMs: v[ENV.assistantAnalysisPollMs] ?? 2000,
+      analysisRetryMs: v[ENV.assistantAnalysisRetryMs] ?? 5000,
+      knowledgeMinScore: v[ENV.assistantKnowledgeMinScore] ?? 0.75,
     },
     alertsTopicArn: v[ENV.alertsTopicArn],
   };

@@ -33,6 +33,14 @@ export const ENV = {
   mistralApiKey: 'MISTRAL_API_KEY',
   mistralModel: 'MISTRAL_MODEL',
   mistralServerUrl: 'MISTRAL_SERVER_URL',
+  mistralTimeoutMs: 'MISTRAL_TIMEOUT_MS',
+  mistralMaxConcurrency: 'MISTRAL_MAX_CONCURRENCY',
+  mistralBreakerResetMs: 'MISTRAL_BREAKER_RESET_MS',
+  mistralBreakerMinCalls: 'MISTRAL_BREAKER_MIN_CALLS',
+  assistantReplyTimeoutMs: 'ASSISTANT_REPLY_TIMEOUT_MS',
+  assistantAnalysisPollMs: 'ASSISTANT_ANALYSIS_POLL_MS',
+  assistantAnalysisRetryMs: 'ASSISTANT_ANALYSIS_RETRY_MS',
+  assistantKnowledgeMinScore: 'ASSISTANT_KB_MIN_SCORE',
   alertsTopicArn: 'ALERTS_TOPIC_ARN',
 } as const;
 

@@ -272,17 +272,21 @@ export class TicketRepository {
 
   /**
    * Writes only the analytics attributes: no version check and no version bump, so an agent's edit made
-   * while the model was thinking is neither lost nor turned into a 412.
+   * while the model was thinking is neither lost nor turned into a 412. `basis` is the time of the last
+   * message the analysis read: an analysis of an older state of the conversation never replaces a newer one.
+   * False when the ticket is gone or a newer analysis is already stored.
    */
-  async setAnalytics(ticketId: string, analytics: Analytics): Promise<boolean> {
+  async setAnalytics(ticketId: string, analytics: Analytics, basis?: string): Promise<boolean> {
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { ticket_id: ticketId, sk: TICKET_SK },
-          UpdateExpression: 'SET analytics = :a',
-          ConditionExpression: 'attribute_exists(ticket_id)',
-          ExpressionAttributeValues: { ':a': analytics },
+          UpdateExpression: basis ? 'SET analytics = :a, analytics_basis = :b' : 'SET analytics = :a',
+          ConditionExpression: basis
+            ? 'attribute_exists(ticket_id) AND (attribute_not_exists(analytics_basis) OR analytics_basis <= :b)'
+            : 'attribute_exists(ticket_id)',
+          ExpressionAttributeValues: { ':a': analytics, ...(basis && { ':b': basis }) },
         }),
       );
       return true;
