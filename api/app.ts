@@ -11,6 +11,7 @@ import { errorHandler, notFoundHandler } from './http/errors.js';
 import { type HealthDeps, healthRouter } from './http/health-router.js';
 import { openApiDocument, registerSecuritySchemes } from './http/openapi.js';
 import { publicRouter } from './http/public-router.js';
+import type { RateLimiters } from './http/rate-limits.js';
 import { requestContext } from './http/request-context.js';
 import { ticketsRouter } from './http/tickets-router.js';
 import type { Logger } from './logger.js';
@@ -21,6 +22,7 @@ export interface AppDeps {
   auth: AuthService;
   tickets: TicketService;
   health: HealthDeps;
+  rateLimiters: RateLimiters;
   /** Browser origins allowed to call the API; empty: no cross-origin access. */
   corsOrigins: string[];
   /** Proxies in front of the service (1 behind the ALB); never `true`, which lets clients forge their IP. */
@@ -54,9 +56,9 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use(express.json({ limit: BODY_LIMIT }));
 
-  app.use(publicRouter(registry, deps.auth, deps.tickets));
+  app.use(publicRouter(registry, deps.auth, deps.tickets, deps.rateLimiters));
   app.use(ticketsRouter(registry, deps.auth, deps.tickets));
-  app.use(authRouter(registry, deps.auth));
+  app.use(authRouter(registry, deps.auth, deps.rateLimiters));
 
   let document: ReturnType<typeof openApiDocument> | undefined;
   app.get('/openapi.json', (_req, res) => {

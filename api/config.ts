@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { CONTAINER_PORT, ENV, SECRET_ENV } from './contract.js';
-import { principalsTable, ticketsTable } from './db/tables.js';
+import { principalsTable, rateLimitsTable, ticketsTable } from './db/tables.js';
 
 export type DynamoMode =
   /** dynalite inside the process, persisted under DATA_DIR, tables created at start (laptop, CI). */
@@ -20,7 +20,10 @@ export interface Config {
   logLevel: string;
   awsRegion: string | undefined;
   dynamo: { mode: DynamoMode; endpoint: string | undefined; timeoutMs: number };
-  tables: { tickets: string; principals: string };
+  /** Real table names by table suffix (api/db/tables.ts). */
+  tables: { tickets: string; principals: string; ratelimits: string };
+  /** Per client (IP) or per account, shared across tasks through the rate-limits table. */
+  rateLimits: { ticketsPerHour: number; messagesPerMinute: number; loginsPerAccount: number; loginsPerClient: number };
   dataDir: string;
   bootstrapAdminKey: string | undefined;
   tokenSigningKey: string | undefined;
@@ -88,6 +91,11 @@ const schema = {
   [ENV.dynamodbTimeoutMs]: int(100, 60_000).optional(),
   [ticketsTable.envVar]: tableName.optional(),
   [principalsTable.envVar]: tableName.optional(),
+  [rateLimitsTable.envVar]: tableName.optional(),
+  [ENV.rateLimitTicketsPerHour]: int(1, 1_000_000).optional(),
+  [ENV.rateLimitMessagesPerMinute]: int(1, 1_000_000).optional(),
+  [ENV.rateLimitLoginsPerAccount]: int(1, 1_000_000).optional(),
+  [ENV.rateLimitLoginsPerClient]: int(1, 1_000_000).optional(),
   [ENV.dataDir]: z.string().min(1).optional(),
   [ENV.bootstrapAdminKey]: secret.optional(),
   [ENV.tokenSigningKey]: secret.optional(),
@@ -157,6 +165,14 @@ export function loadConfig(env: Env = process.env, { service = true }: LoadOptio
     tables: {
       tickets: (v[ticketsTable.envVar] as string | undefined) ?? ticketsTable.defaultName,
       principals: (v[principalsTable.envVar] as string | undefined) ?? principalsTable.defaultName,
+      ratelimits: (v[rateLimitsTable.envVar] as string | undefined) ?? rateLimitsTable.defaultName,
+    },
+    // The legacy limits: 5 tickets an hour and 20 messages a minute per client.
+    rateLimits: {
+      ticketsPerHour: (v[ENV.rateLimitTicketsPerHour] as number | undefined) ?? 5,
+      messagesPerMinute: (v[ENV.rateLimitMessagesPerMinute] as number | undefined) ?? 20,
+      loginsPerAccount: (v[ENV.rateLimitLoginsPerAccount] as number | undefined) ?? 10,
+      loginsPerClient: (v[ENV.rateLimitLoginsPerClient] as number | undefined) ?? 50,
     },
     dataDir: v[ENV.dataDir] ?? '.data',
     bootstrapAdminKey: v[ENV.bootstrapAdminKey],

@@ -42,6 +42,10 @@ export const ENV = {
   assistantAnalysisRetryMs: 'ASSISTANT_ANALYSIS_RETRY_MS',
   assistantKnowledgeMinScore: 'ASSISTANT_KB_MIN_SCORE',
   alertsTopicArn: 'ALERTS_TOPIC_ARN',
+  rateLimitTicketsPerHour: 'RATE_LIMIT_TICKETS_PER_HOUR',
+  rateLimitMessagesPerMinute: 'RATE_LIMIT_MESSAGES_PER_MINUTE',
+  rateLimitLoginsPerAccount: 'RATE_LIMIT_LOGINS_PER_ACCOUNT',
+  rateLimitLoginsPerClient: 'RATE_LIMIT_LOGINS_PER_CLIENT',
 } as const;
 
 /** Secrets: injected from Secrets Manager by the task definition, never written in plain configuration. */

@@ -13,6 +13,7 @@ import { createDynamoClients, type DynamoClients } from './db/client.js';
 import { checkTables } from './db/health.js';
 import { type LocalEngine, startLocalEngine } from './db/local-engine.js';
 import { ensureTables, missingTables } from './db/schema.js';
+import { createRateLimiters } from './http/rate-limits.js';
 import { localSecret } from './local-secrets.js';
 import type { Logger } from './logger.js';
 import { CursorCodec } from './tickets/cursor.js';
@@ -39,7 +40,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     endpoint = engine.endpoint;
   }
   const dynamo = createDynamoClients({ endpoint, region: config.awsRegion, timeoutMs: config.dynamo.timeoutMs });
-  const tableNames = { tickets: config.tables.tickets, principals: config.tables.principals };
+  const tableNames = config.tables;
 
   if (engine) {
     const created = await ensureTables(dynamo.client, tableNames);
@@ -92,6 +93,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     dynamo,
     deps: {
       logger,
+      rateLimiters: createRateLimiters(config.rateLimits, { doc: dynamo.doc, table: tableNames.ratelimits }, logger),
       auth,
       tickets,
       corsOrigins: config.corsOrigins,

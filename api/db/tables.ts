@@ -27,6 +27,8 @@ export interface TableDefinition {
   partitionKey: KeyAttribute;
   sortKey?: KeyAttribute;
   indexes: IndexDefinition[];
+  /** Attribute holding an epoch-seconds expiry that DynamoDB's TTL deletes after (AWS only). */
+  ttlAttribute?: string;
 }
 
 /** Sort key of the ticket item; message items use `MSG#<created_at>#<message_id>`. */
@@ -140,7 +142,20 @@ export const principalsTable: TableDefinition = {
   indexes: [],
 };
 
-export const TABLES: TableDefinition[] = [ticketsTable, principalsTable];
+/**
+ * Rate-limit counters shared by every task: one item per client key and fixed window, incremented
+ * atomically, deleted by TTL once the window is over.
+ */
+export const rateLimitsTable: TableDefinition = {
+  suffix: 'ratelimits',
+  envVar: 'RATE_LIMITS_TABLE',
+  defaultName: 'freeda-ratelimits',
+  partitionKey: { name: 'limit_key', type: 'S' },
+  indexes: [],
+  ttlAttribute: 'expires_at',
+};
+
+export const TABLES: TableDefinition[] = [ticketsTable, principalsTable, rateLimitsTable];
 
 /** Every attribute used in a key of the table or of one of its indexes, with its type. */
 export function keyAttributes(def: TableDefinition): KeyAttribute[] {

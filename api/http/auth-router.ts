@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { Role } from '../auth/principal.js';
 import type { AuthService } from '../auth/service.js';
 import { Email } from '../tickets/model.js';
+import type { RateLimiters } from './rate-limits.js';
 import { errors, ok } from './responses.js';
 import { ApiRouter } from './route.js';
 
@@ -40,7 +41,7 @@ const ApiKeyCreated = z
   })
   .meta({ id: 'ApiKeyCreated' });
 
-export function authRouter(registry: OpenAPIRegistry, auth: AuthService) {
+export function authRouter(registry: OpenAPIRegistry, auth: AuthService, limits: RateLimiters) {
   const tags = ['auth'];
   return new ApiRouter(registry, auth)
     .add(
@@ -50,6 +51,7 @@ export function authRouter(registry: OpenAPIRegistry, auth: AuthService) {
         summary: 'Exchange an agent e-mail and password for a short-lived access token',
         tags,
         access: 'none',
+        limits: [limits.loginPerClient, limits.loginPerAccount],
         body: Login,
         responses: { ...ok(200, 'Logged in', LoginResult), ...errors(400, 401, 415, 429) },
       },

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { AuthService } from '../auth/service.js';
 import { CreatePublicTicket, NewCustomerMessage, PublicMessage, PublicTicket, TicketId } from '../tickets/model.js';
 import type { TicketService } from '../tickets/service.js';
+import type { RateLimiters } from './rate-limits.js';
 import { errors, ok } from './responses.js';
 import { ApiRouter } from './route.js';
 
@@ -15,7 +16,12 @@ const Created = z
   })
   .meta({ id: 'PublicTicketCreated' });
 
-export function publicRouter(registry: OpenAPIRegistry, auth: AuthService, tickets: TicketService) {
+export function publicRouter(
+  registry: OpenAPIRegistry,
+  auth: AuthService,
+  tickets: TicketService,
+  limits: RateLimiters,
+) {
   const tags = ['public'];
   return new ApiRouter(registry, auth)
     .add(
@@ -25,6 +31,7 @@ export function publicRouter(registry: OpenAPIRegistry, auth: AuthService, ticke
         summary: 'Open a ticket',
         tags,
         access: 'none',
+        limits: [limits.ticketCreation],
         body: CreatePublicTicket,
         responses: { ...ok(201, 'Ticket opened', Created), ...errors(400, 413, 415, 429) },
       },
@@ -55,6 +62,7 @@ export function publicRouter(registry: OpenAPIRegistry, auth: AuthService, ticke
         tags,
         access: 'ticket_token',
         params: TicketParams,
+        limits: [limits.customerMessages],
         body: NewCustomerMessage,
         responses: {
           ...ok(201, 'Message stored', z.object({ message: PublicMessage })),

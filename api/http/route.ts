@@ -3,7 +3,7 @@
  * zod, enforces the access rule, and documents the operation in the OpenAPI registry.
  */
 import type { OpenAPIRegistry, RouteConfig } from '@asteasolutions/zod-to-openapi';
-import { type Request, type Response, Router } from 'express';
+import { type Request, type RequestHandler, type Response, Router } from 'express';
 import type { z } from 'zod';
 import { hasRole, type Principal, type Role } from '../auth/principal.js';
 import type { AuthService } from '../auth/service.js';
@@ -26,6 +26,8 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   body?: B;
   /** Documented request headers (If-Match...). */
   headers?: AnyObject;
+  /** Rate limiters, run before authentication and validation (a refused request still counts). */
+  limits?: RequestHandler[];
   responses: RouteConfig['responses'];
 }
 
@@ -92,7 +94,7 @@ export class ApiRouter {
     });
 
     const expressPath = spec.path.replace(/\{(\w+)\}/g, ':$1');
-    this.router[spec.method](expressPath, async (req, res) => {
+    this.router[spec.method](expressPath, ...(spec.limits ?? []), async (req, res) => {
       const bearer = bearerOf(req);
       let principal: Principal | undefined;
       if (spec.access === 'ticket_token') {

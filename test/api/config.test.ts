@@ -6,7 +6,12 @@ describe('configuration', () => {
     const c = loadConfig({});
     expect(c.port).to.equal(3000);
     expect(c.dynamo.mode).to.equal('embedded');
-    expect(c.tables).to.deep.equal({ tickets: 'freeda-tickets', principals: 'freeda-principals' });
+    expect(c.tables).to.deep.equal({
+      tickets: 'freeda-tickets',
+      principals: 'freeda-principals',
+      ratelimits: 'freeda-ratelimits',
+    });
+    expect(c.rateLimits).to.include({ ticketsPerHour: 5, messagesPerMinute: 20 });
     expect(c.trustProxyHops).to.equal(0);
   });
 

@@ -10,7 +10,7 @@ export function sharedEngine(): Promise<LocalEngine> {
 }
 
 /** Fresh table names, so suites never see each other's data. */
-export function uniqueTableNames(): { tickets: string; principals: string } {
+export function uniqueTableNames(): { tickets: string; principals: string; ratelimits: string } {
   const tag = randomBytes(4).toString('hex');
-  return { tickets: `test-${tag}-tickets`, principals: `test-${tag}-principals` };
+  return { tickets: `test-${tag}-tickets`, principals: `test-${tag}-principals`, ratelimits: `test-${tag}-ratelimits` };
 }

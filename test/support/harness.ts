@@ -19,7 +19,7 @@ export const SIGNING_KEY = 'test-token-signing-key-0123456789abcdefgh';
 export interface Harness {
   app: Express;
   runtime: Runtime;
-  tables: { tickets: string; principals: string };
+  tables: { tickets: string; principals: string; ratelimits: string };
   endpoint: string;
   /** Every log line written so far, as raw JSON text. */
   logs: string[];
@@ -36,9 +36,9 @@ export interface Harness {
 
 let userCount = 0;
 
-export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+/** `tables`: reuse another harness's tables, as a second task of the same deployment would. */
+export async function startHarness(env: Record<string, string> = {}, tables = uniqueTableNames()): Promise<Harness> {
   const engine = await sharedEngine();
-  const tables = uniqueTableNames();
   const setup = createDynamoClients({ endpoint: engine.endpoint, timeoutMs: 5000 });
   await ensureTables(setup.client, tables);
   setup.client.destroy();
@@ -49,6 +49,12 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     DYNAMODB_ENDPOINT: engine.endpoint,
     TICKETS_TABLE: tables.tickets,
     PRINCIPALS_TABLE: tables.principals,
+    RATE_LIMITS_TABLE: tables.ratelimits,
+    // Suites open many tickets from one address; the rate-limit tests set their own limits.
+    RATE_LIMIT_TICKETS_PER_HOUR: '100000',
+    RATE_LIMIT_MESSAGES_PER_MINUTE: '100000',
+    RATE_LIMIT_LOGINS_PER_ACCOUNT: '100000',
+    RATE_LIMIT_LOGINS_PER_CLIENT: '100000',
     BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
     TOKEN_SIGNING_KEY: SIGNING_KEY,
     ...env,

@@ -1,0 +1,78 @@
+/**
+ * Limits on what anyone can call without an account: opening tickets and writing on them (per client IP,
+ * the legacy 5 an hour and 20 a minute by default), and login attempts (per account and per client IP).
+ * Client IPs come from `req.ip`, which honours exactly TRUST_PROXY_HOPS proxies, so a forged
+ * X-Forwarded-For cannot pick a fresh bucket. Over the limit: 429 with Retry-After in the error shape.
+ */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Request, RequestHandler } from 'express';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
+import type { Config } from '../config.js';
+import { DynamoRateLimitStore } from '../db/rate-limit-store.js';
+import { AppError } from '../errors.js';
+import { type Logger, scopedLogger } from '../logger.js';
+
+export interface RateLimiters {
+  ticketCreation: RequestHandler;
+  customerMessages: RequestHandler;
+  loginPerClient: RequestHandler;
+  loginPerAccount: RequestHandler;
+}
+
+const HOUR = 3_600_000;
+const MINUTE = 60_000;
+
+const clientKey = (req: Request) => ipKeyGenerator(req.ip ?? 'unknown');
+
+export function createRateLimiters(
+  limits: Config['rateLimits'],
+  store: { doc: DynamoDBDocumentClient; table: string },
+  logger: Logger,
+): RateLimiters {
+  const limiter = (name: string, windowMs: number, limit: number, key: (req: Request) => string, message: string) =>
+    rateLimit({
+      windowMs,
+      limit,
+      keyGenerator: key,
+      store: new DynamoRateLimitStore(store.doc, store.table, name),
+      standardHeaders: 'draft-8',
+      legacyHeaders: false,
+      // A limiter whose store is down lets requests through: availability first, the outage is logged and
+      // readiness already reports DynamoDB.
+      passOnStoreError: true,
+      // Our own key generators and trust-proxy setting are deliberate; skip the library's heuristics.
+      validate: { trustProxy: false, xForwardedForHeader: false, keyGeneratorIpFallback: false },
+      handler: (req, _res, next) => {
+        scopedLogger(logger).warn('rate limited', { limiter: name, route: req.path });
+        next(new AppError(429, 'rate_limited', message));
+      },
+    });
+
+  return {
+    ticketCreation: limiter(
+      'tickets',
+      HOUR,
+      limits.ticketsPerHour,
+      clientKey,
+      'Too many tickets opened; try again later',
+    ),
+    customerMessages: limiter(
+      'messages',
+      MINUTE,
+      limits.messagesPerMinute,
+      clientKey,
+      'You are sending messages too fast; slow down',
+    ),
+    loginPerClient: limiter('login-client', 15 * MINUTE, limits.loginsPerClient, clientKey, 'Too many login attempts'),
+    loginPerAccount: limiter(
+      'login-account',
+      15 * MINUTE,
+      limits.loginsPerAccount,
+      (req) =>
+        `account:${String((req.body as { email?: unknown } | undefined)?.email ?? '')
+          .toLowerCase()
+          .slice(0, 254)}`,
+      'Too many login attempts for this account',
+    ),
+  };
+}
