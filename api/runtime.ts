@@ -4,6 +4,8 @@
  */
 import { join } from 'node:path';
 import type { AppDeps } from './app.js';
+import type { Assistant } from './assistant/assistant.js';
+import { buildAssistant } from './assistant/build.js';
 import { PrincipalRepository } from './auth/repository.js';
 import { deriveKey } from './auth/secrets.js';
 import { AuthService } from './auth/service.js';
@@ -24,7 +26,9 @@ export interface Runtime {
   deps: AppDeps;
   lifecycle: { shuttingDown: boolean };
   dynamo: DynamoClients;
-  /** Releases the DynamoDB client and the embedded engine. */
+  /** Replies, analysis worker, knowledge base (api/assistant). */
+  assistant: Assistant;
+  /** Stops the analysis worker, then releases the DynamoDB client and the embedded engine. */
   close(): Promise<void>;
 }
 
@@ -81,16 +85,27 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     new TokenService(deriveKey(signingSecret, 'access-token'), config.tokenTtlSeconds),
     bootstrapKey,
   );
+  const ticketRepository = new TicketRepository(dynamo.doc, tableNames.tickets);
+  const assistant = buildAssistant({
+    config,
+    logger,
+    doc: dynamo.doc,
+    ticketsTable: tableNames.tickets,
+    tickets: ticketRepository,
+  });
   const tickets = new TicketService({
-    repository: new TicketRepository(dynamo.doc, tableNames.tickets),
+    repository: ticketRepository,
+    assistant,
     cursors: new CursorCodec(deriveKey(signingSecret, 'list-cursor')),
     userExists: (email) => auth.userExists(email),
   });
   const lifecycle = { shuttingDown: false };
+  assistant.start();
 
   return {
     lifecycle,
     dynamo,
+    assistant,
     deps: {
       logger,
       rateLimiters: createRateLimiters(config.rateLimits, { doc: dynamo.doc, table: tableNames.ratelimits }, logger),
@@ -101,10 +116,11 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
       health: {
         lifecycle,
         checkTables: () => checkTables(dynamo.client, Object.values(tableNames), 2000),
-        components: { assistant: () => ({ status: 'disabled', detail: 'no assistant configured' }) },
+        components: { assistant: () => assistant.health() },
       },
     },
     async close() {
+      await assistant.stop();
       dynamo.client.destroy();
       await engine?.close();
     },

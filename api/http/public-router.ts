@@ -9,10 +9,14 @@ import { errors, ok } from './responses.js';
 import { ApiRouter } from './route.js';
 
 const TicketParams = z.strictObject({ ticket_id: TicketId });
+const AssistantAnswer = PublicMessage.optional().meta({
+  description: "The assistant's answer (also in the conversation): a smart reply, the model's reply, or the note that an agent will answer",
+});
 const Created = z
   .object({
     ticket: PublicTicket,
     access_token: z.string().meta({ description: 'Shown once: the bearer credential for this ticket' }),
+    assistant_message: AssistantAnswer,
   })
   .meta({ id: 'PublicTicketCreated' });
 
@@ -65,12 +69,12 @@ export function publicRouter(
         limits: [limits.customerMessages],
         body: NewCustomerMessage,
         responses: {
-          ...ok(201, 'Message stored', z.object({ message: PublicMessage })),
+          ...ok(201, 'Message stored', z.object({ message: PublicMessage, assistant_message: AssistantAnswer })),
           ...errors(400, 401, 404, 409, 413, 415, 429),
         },
       },
       async ({ params, bearer, body, res }) => {
-        res.status(201).json({ message: await tickets.addCustomerMessage(params.ticket_id, bearer, body.content) });
+        res.status(201).json(await tickets.addCustomerMessage(params.ticket_id, bearer, body.content));
       },
     )
     .add(

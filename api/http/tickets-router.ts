@@ -107,6 +107,23 @@ export function ticketsRouter(registry: OpenAPIRegistry, auth: AuthService, tick
     )
     .add(
       {
+        method: 'post',
+        path: '/v1/tickets/{ticket_id}/suggest-reply',
+        summary: 'A reply the assistant suggests from the conversation (internal notes excluded); not stored',
+        tags,
+        access: 'agent',
+        params: TicketParams,
+        responses: {
+          ...ok(200, 'The suggestion', z.object({ suggestion: z.string() }).meta({ id: 'ReplySuggestion' })),
+          ...errors(400, 401, 403, 404, 503),
+        },
+      },
+      async ({ params, res }) => {
+        res.json(await tickets.suggestReply(params.ticket_id));
+      },
+    )
+    .add(
+      {
         method: 'get',
         path: '/v1/tickets/{ticket_id}/history',
         summary: 'What happened to the ticket, in order',

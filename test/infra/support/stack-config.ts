@@ -32,7 +32,8 @@ export const readStack = (stack: string): StackFile =>
   parse(readFileSync(`${REPO_ROOT}Pulumi.${stack}.yaml`, 'utf8')) as StackFile;
 
 /** Values a test supplies in place of the operator's encrypted settings (and any extra overrides). */
-export type Overrides = Record<string, string | undefined>;
+/** A value replaces the stack's; `null` or `undefined` removes the setting. */
+export type Overrides = Record<string, string | null | undefined>;
 
 export const TEST_SECRETS = {
   tokenSigningKey: 'test-token-signing-key-0123456789abcdefghijklmnop',
@@ -64,7 +65,7 @@ export function resolveStackConfig(stack: string, overrides: Overrides = {}): Re
   }
   for (const [key, value] of Object.entries({ ...TEST_SECRETS, ...overrides })) {
     const qualified = qualify(key);
-    if (value === undefined) {
+    if (value === undefined || value === null) {
       delete config[qualified];
       continue;
     }

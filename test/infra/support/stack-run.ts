@@ -47,7 +47,11 @@ async function spawnRun(stack: string, overrides: Overrides): Promise<StackRun> 
       ['--import', 'tsx', join(REPO_ROOT, 'test/infra/support/run-stack.ts'), stack, out],
       {
         cwd: REPO_ROOT,
-        env: { ...process.env, FREEDA_TEST_OVERRIDES: JSON.stringify(overrides), GITHUB_SHA: '' },
+        env: {
+          ...process.env,
+          FREEDA_TEST_OVERRIDES: toJson(overrides),
+          GITHUB_SHA: '',
+        },
         maxBuffer: 16 * 1024 * 1024,
       },
     ).catch((err: Error & { stderr?: string }) => {
@@ -60,8 +64,11 @@ async function spawnRun(stack: string, overrides: Overrides): Promise<StackRun> 
 }
 
 /** The program's registrations for a stack (its committed settings, plus test secrets and overrides). */
+/** undefined (remove the setting) must survive JSON, in cache keys and on the way to the child. */
+const toJson = (value: unknown) => JSON.stringify(value, (_key, v) => (v === undefined ? null : v));
+
 export function runStack(stack: string, overrides: Overrides = {}): Promise<StackRun> {
-  const key = JSON.stringify([stack, overrides]);
+  const key = toJson([stack, overrides]);
   let run = runs.get(key);
   if (!run) {
     run = spawnRun(stack, overrides);

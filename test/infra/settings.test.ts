@@ -1,0 +1,116 @@
+/**
+ * Stack settings: Pulumi.yaml declares every setting the program reads (with its default), the stack
+ * files only set declared settings with values of the right type and never a plaintext secret, and a
+ * wrong value stops the program with a message naming the setting.
+ */
+import { readFileSync } from 'node:fs';
+import { expect } from 'chai';
+import { ENV } from '../../api/contract.js';
+import { buildPaths } from '../../infra/image.js';
+import { type Overrides, REPO_ROOT, readProject, readStack, TEST_SECRETS } from './support/stack-config.js';
+import { ofType, one, runStack, STACKS } from './support/stack-run.js';
+
+const VARIANTS = {
+  /** One run for two independent behaviours: no Mistral key, and an ARM64 build. */
+  noMistralOnArm: { mistralApiKey: undefined, platform: 'linux/arm64' },
+  badMemory: { memory: '300' },
+  shortKey: { tokenSigningKey: 'too-short' },
+};
+// Start every variant now: they run in parallel in their own processes while other tests run.
+for (const overrides of Object.values(VARIANTS)) runStack('staging', overrides).catch(() => undefined);
+
+const failure = (overrides: Overrides) =>
+  runStack('staging', overrides).then(
+    () => {
+      throw new Error('the program accepted the settings');
+    },
+    (err: Error) => err.message,
+  );
+
+/** Setting keys read by infra/config.ts (`cfg.require('x')`, `cfg.getNumber('x')`, ...). */
+function keysReadByProgram(): string[] {
+  const source = readFileSync(`${REPO_ROOT}infra/config.ts`, 'utf8');
+  return [...source.matchAll(/cfg\.(?:require|get)(?:Secret|Number|Boolean)?\('(\w+)'/g)].map((m) => m[1] as string);
+}
+
+describe('stack settings', function () {
+  this.timeout(120_000);
+  const project = readProject();
+
+  it('runs the TypeScript program from infra/ with the same loader as the tests', () => {
+    expect(project.name).to.equal('freeda');
+    expect(project.main).to.equal('infra/');
+    expect(project.runtime).to.deep.equal({
+      name: 'nodejs',
+      options: { typescript: false, nodeargs: '--import tsx' },
+    });
+  });
+
+  it('declares every setting the program reads, each with a description, and nothing it does not read', () => {
+    const read = new Set(keysReadByProgram());
+    // The Mistral key is optional and secret: Pulumi cannot declare a default for a secret, so it is
+    // documented in Pulumi.yaml's comments instead of declared.
+    read.delete('mistralApiKey');
+    expect(Object.keys(project.config).sort()).to.deep.equal([...read].sort());
+    for (const [key, declaration] of Object.entries(project.config)) {
+      expect(declaration.description, key).to.be.a('string').and.not.be.empty;
+      expect(declaration.type, key).to.be.oneOf(['string', 'integer', 'boolean']);
+    }
+  });
+
+  it('requires the token-signing key on every stack, as a secret without default', () => {
+    expect(project.config.tokenSigningKey).to.deep.include({ type: 'string', secret: true });
+    expect(project.config.tokenSigningKey).not.to.have.property('default');
+  });
+
+  for (const stack of STACKS) {
+    it(`sets only declared settings in Pulumi.${stack}.yaml, typed as declared, with no plaintext secret`, () => {
+      const { config } = readStack(stack);
+      expect(config['aws:region']).to.be.a('string');
+      for (const [key, value] of Object.entries(config)) {
+        if (!key.startsWith('freeda:')) continue;
+        const name = key.slice('freeda:'.length);
+        if (name in TEST_SECRETS) {
+          expect(value, key).to.be.an('object').with.property('secure');
+          continue;
+        }
+        const declaration = project.config[name];
+        expect(declaration, `${key} is not declared in Pulumi.yaml`).to.not.equal(undefined);
+        const text = String(value);
+        if (declaration?.type === 'integer') expect(text, key).to.match(/^\d+$/);
+        if (declaration?.type === 'boolean') expect(text, key).to.be.oneOf(['true', 'false']);
+      }
+    });
+  }
+
+  it('builds from the repository root wherever the program runs (root or infra/)', () => {
+    expect(buildPaths(REPO_ROOT)).to.deep.equal({ context: '.', dockerfile: 'api/Dockerfile' });
+    expect(buildPaths(`${REPO_ROOT}infra`)).to.deep.equal({ context: '..', dockerfile: '../api/Dockerfile' });
+  });
+
+  it('runs without the assistant when no Mistral key is set: no secret, no variable, no permission', async () => {
+    const run = await runStack('staging', VARIANTS.noMistralOnArm);
+    const secretNames = ofType(run, 'aws:secretsmanager/secret:Secret').map((s) => s.name);
+    expect(secretNames).to.have.members(['token-signing-key', 'bootstrap-admin-key']);
+    const container = one(run, 'awsx:ecs:FargateService').inputs.taskDefinitionArgs.container;
+    expect(container.secrets.map((s: { name: string }) => s.name)).not.to.include(ENV.mistralApiKey);
+    expect(one(run, 'aws:iam/rolePolicy:RolePolicy', 'execution-secrets').inputs.policy).not.to.include('mistral');
+  });
+
+  it('runs the tasks on ARM64 when the image is built for linux/arm64', async () => {
+    const run = await runStack('staging', VARIANTS.noMistralOnArm);
+    expect(one(run, 'awsx:ecr:Image').inputs.platform).to.equal('linux/arm64');
+    const task = one(run, 'awsx:ecs:FargateService').inputs.taskDefinitionArgs;
+    expect(task.runtimePlatform.cpuArchitecture).to.equal('ARM64');
+  });
+
+  it('refuses a CPU/memory pair Fargate does not offer, naming the setting', async () => {
+    expect(await failure(VARIANTS.badMemory)).to.match(/Invalid stack setting memory: 300 MiB is not a Fargate size/);
+  });
+
+  it('refuses a token-signing key shorter than 32 characters without printing it', async () => {
+    const message = await failure(VARIANTS.shortKey);
+    expect(message).to.match(/Invalid stack setting tokenSigningKey: expected at least 32 characters/);
+    expect(message).not.to.include(VARIANTS.shortKey.tokenSigningKey);
+  });
+});
