@@ -74,5 +74,7 @@ export const dashboardUrl = pulumi
   .apply(([r, name]) => consoleDashboardUrl(r, name));
 export const clusterName = service.cluster.name;
 export const serviceName = service.service.service.name;
+/** Task definition the last update deployed; CI checks the service really runs it (no silent rollback). */
+export const taskDefinitionArn = service.service.service.taskDefinition;
 export const logGroupName = service.logGroup.name;
 export const bootstrapAdminKeySecretArn = secrets.bootstrapAdminKey.arn;

@@ -542,6 +542,8 @@ for (const stack of STACKS) {
           `https://eu-west-3.console.aws.amazon.com/cloudwatch/home?region=eu-west-3#dashboards/dashboard/freeda-${stack}`,
         );
         expect(o.bootstrapAdminKeySecretArn).to.equal(secretArn(stack, 'bootstrap-admin-key'));
+        expect(o.taskDefinitionArn).to.match(/:task-definition\/api:\d+$/);
+        expect(o).to.include.keys('clusterName', 'serviceName');
       });
     });
   });

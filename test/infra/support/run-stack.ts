@@ -81,7 +81,13 @@ function mockState(type: string, name: string, inputs: RecordedResource['inputs'
     case 'awsx:ecr:Image':
       return { imageUri: `${inputs.repositoryUrl}@sha256:${'0'.repeat(64)}` };
     case 'awsx:ecs:FargateService':
-      return { service: { name: `${name}-service`, arn: arn('ecs', `service/${name}`) } };
+      return {
+        service: {
+          name: `${name}-service`,
+          arn: arn('ecs', `service/${name}`),
+          taskDefinition: arn('ecs', `task-definition/${name}:1`),
+        },
+      };
     case 'random:index/randomPassword:RandomPassword':
       return { ...inputs, result: 'x'.repeat(inputs.length ?? 16) };
     case 'aws:dynamodb/table:Table':
