@@ -64,6 +64,8 @@ const scheme = settings.edge.certificateArn ? 'https' : 'http';
 export const url = settings.edge.domainName
   ? pulumi.output(`${scheme}://${settings.edge.domainName}`)
   : pulumi.interpolate`${scheme}://${edge.alb.loadBalancer.dnsName}`;
+/** Target of the DNS record (CNAME or alias) of `domainName`. */
+export const loadBalancerDnsName = edge.alb.loadBalancer.dnsName;
 export const ticketsTable = tableName(ticketsDefinition.suffix);
 export const principalsTable = tableName(principalsDefinition.suffix);
 export const repositoryUrl = image.repository.url;

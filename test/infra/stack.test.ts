@@ -544,6 +544,7 @@ for (const stack of STACKS) {
         expect(o.bootstrapAdminKeySecretArn).to.equal(secretArn(stack, 'bootstrap-admin-key'));
         expect(o.taskDefinitionArn).to.match(/:task-definition\/api:\d+$/);
         expect(o).to.include.keys('clusterName', 'serviceName');
+        expect(o.loadBalancerDnsName).to.equal('api-0123456789.eu-west-3.elb.amazonaws.com');
       });
     });
   });
