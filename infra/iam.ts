@@ -103,6 +103,8 @@ export function ecsTasksAssumeRolePolicy(accountId: string, region: string) {
 export interface RolesTier {
   taskRole: aws.iam.Role;
   executionRole: aws.iam.Role;
+  /** Policies of both roles: tasks must not start before they are attached. */
+  grants: pulumi.Resource[];
 }
 
 export function createRoles(args: {
@@ -121,7 +123,7 @@ export function createRoles(args: {
     description: 'Freeda service tasks: tables, their key through DynamoDB, alerts topic',
     assumeRolePolicy,
   });
-  new aws.iam.RolePolicy('task', {
+  const taskPolicy = new aws.iam.RolePolicy('task', {
     role: taskRole.id,
     policy: pulumi
       .all([pulumi.all(args.tableArns), args.alertsTopicArn, args.kmsKeyArn, args.region])
@@ -134,11 +136,11 @@ export function createRoles(args: {
     description: 'ECS agent for the Freeda tasks: image pull, logs, the service secrets',
     assumeRolePolicy,
   });
-  new aws.iam.RolePolicyAttachment('execution-managed', {
+  const managed = new aws.iam.RolePolicyAttachment('execution-managed', {
     role: executionRole.name,
     policyArn: aws.iam.ManagedPolicy.AmazonECSTaskExecutionRolePolicy,
   });
-  new aws.iam.RolePolicy('execution-secrets', {
+  const secretsPolicy = new aws.iam.RolePolicy('execution-secrets', {
     role: executionRole.id,
     policy: pulumi
       .all([pulumi.all(args.secretArns), args.kmsKeyArn, args.region])
@@ -147,5 +149,5 @@ export function createRoles(args: {
       ),
   });
 
-  return { taskRole, executionRole };
+  return { taskRole, executionRole, grants: [taskPolicy, managed, secretsPolicy] };
 }

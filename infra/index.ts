@@ -45,6 +45,7 @@ const service = createServiceTier({
   secrets: secrets.secrets,
   taskRole: roles.taskRole,
   executionRole: roles.executionRole,
+  grants: roles.grants,
   alertsTopicArn: alertsTopic.arn,
 });
 createScaling(settings, service, edge);

@@ -15,6 +15,8 @@ export interface ServiceSecret {
   /** Variable the container receives the value in. */
   env: SecretEnvName;
   secret: aws.secretsmanager.Secret;
+  /** The value: tasks must not start before it exists (ECS reads AWSCURRENT when a task starts). */
+  version: aws.secretsmanager.SecretVersion;
 }
 
 /** Length of the generated bootstrap admin key (letters and digits, about 285 bits). */
@@ -35,8 +37,8 @@ export function createSecretsTier(settings: Settings, kmsKey: aws.kms.Key): Secr
       kmsKeyId: kmsKey.arn,
       recoveryWindowInDays,
     });
-    new aws.secretsmanager.SecretVersion(name, { secretId: secret.id, secretString: value });
-    return { env, secret };
+    const version = new aws.secretsmanager.SecretVersion(name, { secretId: secret.id, secretString: value });
+    return { env, secret, version };
   };
 
   const generatedAdminKey = new random.RandomPassword('bootstrap-admin-key', {

@@ -93,6 +93,8 @@ export function createServiceTier(args: {
   secrets: ServiceSecret[];
   taskRole: aws.iam.Role;
   executionRole: aws.iam.Role;
+  /** Role policies the tasks need from their first start. */
+  grants: pulumi.Resource[];
   alertsTopicArn: pulumi.Input<string>;
 }): ServiceTier {
   const { settings, network, edge } = args;
@@ -165,8 +167,13 @@ export function createServiceTier(args: {
         },
       },
     },
-    // The listeners must exist before ECS registers targets in the target group.
-    { transforms: [ignoreDesiredCount], dependsOn: [edge.alb] },
+    {
+      transforms: [ignoreDesiredCount],
+      // Before the first task starts: the listeners (ECS registers targets in the target group), the
+      // secrets' values and the roles' policies (a task that cannot read its secrets fails to start, and
+      // three such failures trip the circuit breaker).
+      dependsOn: [edge.alb, ...args.secrets.map((s) => s.version), ...args.grants],
+    },
   );
 
   return { cluster, logGroup, service };

@@ -333,6 +333,18 @@ for (const stack of STACKS) {
         expect(c.healthCheck.command.join(' ')).to.include(`127.0.0.1:${CONTAINER_PORT}${HEALTH_PATHS.live}`);
       });
 
+      it('starts tasks only once the listeners, the secret values and the role policies exist', () => {
+        const dependencies = one(run, TYPES.service).options.dependsOn;
+        const urnOf = (type: string, name: string) => `urn:pulumi:${stack}::freeda::${type}::${name}`;
+        expect(dependencies).to.include(urnOf(TYPES.alb, 'api'));
+        for (const version of ofType(run, TYPES.secretVersion)) {
+          expect(dependencies).to.include(urnOf(TYPES.secretVersion, version.name));
+        }
+        for (const name of ['task', 'execution-secrets'])
+          expect(dependencies).to.include(urnOf(TYPES.rolePolicy, name));
+        expect(dependencies).to.include(urnOf(TYPES.attachment, 'execution-managed'));
+      });
+
       it('rolls a failed deployment back and keeps full capacity while deploying', () => {
         const service = one(run, TYPES.service).inputs;
         expect(service.deploymentCircuitBreaker).to.deep.equal({ enable: true, rollback: true });
