@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { hasRole, type Principal } from '../auth/principal.js';
 import { listIndexFor, TICKET_SK } from '../db/tables.js';
-import { AppError, badRequest, conflict, forbidden, notFound, preconditionFailed } from '../errors.js';
+import { AppError, badRequest, conflict, forbidden, notFound, preconditionFailed, unavailable } from '../errors.js';
 import type { CursorCodec } from './cursor.js';
 import { newAccessToken, newTicketId, tokenMatches } from './ids.js';
 import type {
@@ -19,6 +19,7 @@ import type {
   TicketWithMessages,
 } from './model.js';
 import {
+  type MessageItem,
   messageSortKey,
   type TicketItem,
   type TicketRecord,
@@ -31,8 +32,28 @@ import { conversation, messageView, publicTicketView, ticketView, ticketWithMess
 export const DEFAULT_PAGE_SIZE = 25;
 const CUSTOMER_ACTOR = 'customer';
 
+/**
+ * What the ticket use cases need from the assistant (api/assistant). Without one, tickets work the same,
+ * with no automatic answer and no analysis.
+ */
+export interface TicketAssistant {
+  /** Author name of the assistant's messages. */
+  readonly authorName: string;
+  /** Durably records that the ticket needs (re)analysis; called before the customer's message is stored. */
+  requestAnalysis(ticketId: string): Promise<void>;
+  /** Starts that analysis in the background; never awaited by a request. */
+  analyseSoon(ticketId: string): void;
+  /** The answer to the conversation's last message (the customer's), or none; never throws. */
+  replyTo(conversation: Message[]): Promise<string | undefined>;
+  /** The answer could not be stored: reported, while the customer's own message stays stored. */
+  replyNotStored(ticketId: string, err: unknown): void;
+  /** A reply an agent may send (not stored); an AppError 503 with Retry-After when unavailable. */
+  suggestReply(conversation: Message[]): Promise<string>;
+}
+
 export interface TicketServiceDeps {
   repository: TicketRepository;
+  assistant?: TicketAssistant;
   cursors: CursorCodec;
   /** Whether an agent account exists (assignments must name one). */
   userExists: (email: string) => Promise<boolean>;
@@ -53,7 +74,13 @@ export class TicketService {
 
   // ---- customers -------------------------------------------------------------------------------------------
 
-  async createPublic(input: CreatePublicTicket): Promise<{ ticket: PublicTicket; access_token: string }> {
+  /**
+   * Stores the ticket with its first message, then the assistant's answer (within its budget), and queues
+   * the analysis, which runs after the response.
+   */
+  async createPublic(
+    input: CreatePublicTicket,
+  ): Promise<{ ticket: PublicTicket; access_token: string; assistant_message?: Message }> {
     const now = this.now();
     const { token, hash } = newAccessToken();
     const author = input.customer_name ?? 'Customer';
@@ -79,8 +106,13 @@ export class TicketService {
           created_at: now,
         },
       };
+      // The pending analysis is recorded first: no stored message ever lacks one.
+      await this.deps.assistant?.requestAnalysis(item.ticket_id);
       if (await this.repo.create(item)) {
-        return { ticket: publicTicketView({ ticket: item, messages: [] }), access_token: token };
+        const reply = await this.answer(item, conversation({ ticket: item, messages: [] }));
+        this.deps.assistant?.analyseSoon(item.ticket_id);
+        const ticket = publicTicketView({ ticket: item, messages: reply ? [reply] : [] });
+        return { ticket, access_token: token, ...(reply && { assistant_message: messageView(reply) }) };
       }
     }
     throw new AppError(503, 'unavailable', 'could not allocate a ticket id; retry', undefined, 1);
@@ -97,8 +129,14 @@ export class TicketService {
     return publicTicketView(await this.openWithToken(ticketId, token));
   }
 
-  async addCustomerMessage(ticketId: string, token: string, content: string): Promise<Message> {
-    const { ticket } = await this.openWithToken(ticketId, token);
+  /** Stores the message, then the assistant's answer (within its budget); the analysis runs after the response. */
+  async addCustomerMessage(
+    ticketId: string,
+    token: string,
+    content: string,
+  ): Promise<{ message: Message; assistant_message?: Message }> {
+    const record = await this.openWithToken(ticketId, token);
+    const { ticket } = record;
     if (ticket.status === 'closed') throw conflict('This ticket is closed; open a new ticket if you need more help');
     const now = this.now();
     const message = {
@@ -111,8 +149,40 @@ export class TicketService {
       sk: '',
     };
     message.sk = messageSortKey(now, message.message_id);
+    await this.deps.assistant?.requestAnalysis(ticketId);
     await this.repo.addMessage(message);
-    return messageView(message);
+    const reply = await this.answer(ticket, [...conversation(record), messageView(message)]);
+    this.deps.assistant?.analyseSoon(ticketId);
+    return { message: messageView(message), ...(reply && { assistant_message: messageView(reply) }) };
+  }
+
+  /** The assistant's answer to the conversation, stored after it; none without an assistant or an answer. */
+  private async answer(ticket: TicketItem, history: Message[]): Promise<MessageItem | undefined> {
+    const assistant = this.deps.assistant;
+    if (!assistant) return undefined;
+    const text = await assistant.replyTo(history);
+    if (!text) return undefined;
+    // Strictly after the message it answers, so the conversation's order holds even for an instant answer.
+    const after = history[history.length - 1]?.created_at ?? '';
+    let at = this.now();
+    if (at <= after) at = new Date(Date.parse(after) + 1).toISOString();
+    const reply: MessageItem = {
+      ticket_id: ticket.ticket_id,
+      sk: '',
+      message_id: randomUUID(),
+      type: 'assistant',
+      content: text,
+      author_name: assistant.authorName,
+      created_at: at,
+    };
+    reply.sk = messageSortKey(at, reply.message_id);
+    try {
+      await this.repo.addMessage(reply);
+      return reply;
+    } catch (err) {
+      assistant.replyNotStored(ticket.ticket_id, err);
+      return undefined;
+    }
   }
 
   async closePublic(ticketId: string, token: string): Promise<PublicTicket> {
@@ -233,6 +303,13 @@ export class TicketService {
         if (!(err instanceof WriteConflict) || attempt >= 4) throw err;
       }
     }
+  }
+
+  /** A reply the assistant suggests to an agent, from the conversation without internal notes; not stored. */
+  async suggestReply(ticketId: string): Promise<{ suggestion: string }> {
+    const record = await this.mustGet(ticketId);
+    if (!this.deps.assistant) throw unavailable('The assistant is not configured on this service', 3600);
+    return { suggestion: await this.deps.assistant.suggestReply(conversation(record)) };
   }
 
   async history(ticketId: string): Promise<HistoryEvent[]> {

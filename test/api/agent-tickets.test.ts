@@ -32,8 +32,12 @@ describe('tickets API (agents and tools)', () => {
         .expect(201);
       const res = await read(t.id);
       expect(res.headers.etag).to.equal(`"${res.body.version}"`);
-      expect(res.body.messages.map((m: { type: string }) => m.type)).to.deep.equal(['customer', 'internal']);
-      expect(res.body.messages[1].author_email).to.equal(agent.email);
+      expect(res.body.messages.map((m: { type: string }) => m.type)).to.deep.equal([
+        'customer',
+        'assistant',
+        'internal',
+      ]);
+      expect(res.body.messages[2].author_email).to.equal(agent.email);
       expect(res.body).to.not.have.any.keys('access_token_hash', 'initial_message', 'events', 'sk', 'list_all');
     });
 
@@ -227,8 +231,9 @@ describe('tickets API (agents and tools)', () => {
         ),
       );
       const messages = (await read(t.id)).body.messages as Array<{ created_at: string; content: string }>;
-      expect(messages).to.have.length(31);
-      expect(new Set(messages.map((m) => m.content)).size).to.equal(31);
+      // The customer's message, the assistant's answer, the 30 notes.
+      expect(messages).to.have.length(32);
+      expect(new Set(messages.map((m) => m.content)).size).to.equal(32);
       const times = messages.map((m) => m.created_at);
       expect(times).to.deep.equal([...times].sort());
     });

@@ -20,8 +20,9 @@ describe('public tickets (customers)', () => {
     expect(res.body.access_token).to.be.a('string').with.length.above(40);
     expect(res.headers.location).to.equal(`/v1/public/tickets/${res.body.ticket.ticket_id}`);
     expect(res.body.ticket).to.include({ status: 'new', channel: 'chat', customer_name: 'Alice' });
-    expect(res.body.ticket.messages).to.have.length(1);
+    expect(res.body.ticket.messages).to.have.length(2);
     expect(res.body.ticket.messages[0]).to.include({ type: 'customer', content: 'My fibre box blinks red' });
+    expect(res.body.ticket.messages[1]).to.deep.equal(res.body.assistant_message);
     expect(res.body.ticket).to.not.have.any.keys('customer_email', 'analytics', 'assigned_to', 'version');
   });
 
@@ -114,7 +115,7 @@ describe('public tickets (customers)', () => {
     const text = JSON.stringify(res.body);
     expect(text).to.not.include('VIP, offer a discount');
     expect(text).to.not.include(agent.email);
-    expect(res.body.messages.map((m: { type: string }) => m.type)).to.deep.equal(['customer', 'agent']);
+    expect(res.body.messages.map((m: { type: string }) => m.type)).to.deep.equal(['customer', 'assistant', 'agent']);
     expect(res.body).to.not.have.any.keys('analytics', 'assigned_to', 'priority', 'tags');
   });
 
@@ -137,10 +138,8 @@ describe('public tickets (customers)', () => {
     const closed = await h.http().post(`/v1/public/tickets/${t.id}/close`).set('authorization', auth).expect(200);
     expect(closed.body.status).to.equal('closed');
     expect(closed.body.closed_at).to.be.a('string');
-    expect(closed.body.messages.map((x: { content: string }) => x.content).slice(1)).to.deep.equal([
-      'Still down',
-      'Any news?',
-    ]);
+    const customers = closed.body.messages.filter((x: { type: string }) => x.type === 'customer');
+    expect(customers.map((x: { content: string }) => x.content).slice(1)).to.deep.equal(['Still down', 'Any news?']);
     const refused = await h
       .http()
       .post(`/v1/public/tickets/${t.id}/messages`)
