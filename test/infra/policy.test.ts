@@ -245,6 +245,33 @@ describe('policy rules', () => {
   });
 });
 
+/**
+ * Loads the pack's policies as @pulumi/pulumi/cmd/run-policy-pack loads a pack: its bundled ts-node
+ * registered with type checking and the pack's tsconfig, then a CommonJS require (not index.ts, which
+ * starts the policy server). Prints the policy names as JSON. Run with the pack directory as cwd.
+ */
+const LOAD_POLICY_PACK = `
+const path = require('node:path');
+const packDir = process.argv[1];
+const pulumiDir = path.dirname(require.resolve('@pulumi/pulumi/package.json', { paths: [packDir] }));
+const tsutils = require(path.join(pulumiDir, 'tsutils'));
+const { tsnodeRequire, typescriptRequire } = tsutils.typeScriptRequireStrings();
+require(tsnodeRequire).register({
+  typeCheck: true,
+  skipProject: false,
+  compiler: typescriptRequire,
+  compilerOptions: {
+    target: 'ES2020',
+    module: 'nodenext',
+    moduleResolution: 'nodenext',
+    sourceMap: 'true',
+    ...tsutils.loadTypeScriptCompilerOptions('tsconfig.json'),
+  },
+});
+const { policies } = require(path.join(packDir, 'policies'));
+process.stdout.write(JSON.stringify(policies.map((p) => p.name)));
+`;
+
 /** Runs a pack policy the way the engine does, collecting what it reports. */
 function validate(policy: ResourceValidationPolicy, r: ResourceView, config: object = {}): string[] {
   const reports: string[] = [];
@@ -328,12 +355,12 @@ describe('policy pack', () => {
 
   it('loads the way Pulumi’s policy runner loads it: CommonJS through its bundled ts-node, type-checked', async function () {
     this.timeout(60_000);
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [join(REPO_ROOT, 'test/infra/support/load-policy-pack.cjs'), join(REPO_ROOT, 'infra/policy')],
+    const packDir = join(REPO_ROOT, 'infra/policy');
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', LOAD_POLICY_PACK, packDir], {
+      cwd: packDir,
       // Nothing preloaded: the runner has no TypeScript loader of its own besides ts-node.
-      { cwd: join(REPO_ROOT, 'infra/policy'), env: { ...process.env, NODE_OPTIONS: '' } },
-    );
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
     expect(JSON.parse(stdout)).to.have.members(policies.map((p) => p.name));
   });
 });
