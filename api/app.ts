@@ -12,6 +12,7 @@ import { type HealthDeps, healthRouter } from './http/health-router.js';
 import { openApiDocument, registerSecuritySchemes } from './http/openapi.js';
 import { publicRouter } from './http/public-router.js';
 import type { RateLimiters } from './http/rate-limits.js';
+import { type ReportDeps, reportsRouter } from './http/reports-router.js';
 import { requestContext } from './http/request-context.js';
 import { ticketsRouter } from './http/tickets-router.js';
 import type { Logger } from './logger.js';
@@ -21,6 +22,8 @@ export interface AppDeps {
   logger: Logger;
   auth: AuthService;
   tickets: TicketService;
+  /** CSV export and analytics summary. */
+  reports: Omit<ReportDeps, 'logger'>;
   health: HealthDeps;
   rateLimiters: RateLimiters;
   /** Browser origins allowed to call the API; empty: no cross-origin access. */
@@ -57,6 +60,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(express.json({ limit: BODY_LIMIT }));
 
   app.use(publicRouter(registry, deps.auth, deps.tickets, deps.rateLimiters));
+  // Before the tickets router: `/v1/tickets/export.csv` must not be taken for `/v1/tickets/{ticket_id}`.
+  app.use(reportsRouter(registry, deps.auth, { ...deps.reports, logger: deps.logger }));
   app.use(ticketsRouter(registry, deps.auth, deps.tickets));
   app.use(authRouter(registry, deps.auth, deps.rateLimiters));
 

@@ -18,6 +18,8 @@ import { ensureTables, missingTables } from './db/schema.js';
 import { createRateLimiters } from './http/rate-limits.js';
 import { localSecret } from './local-secrets.js';
 import type { Logger } from './logger.js';
+import { TicketExport } from './reports/export.js';
+import { AnalyticsSummaryService } from './reports/summary.js';
 import { CursorCodec } from './tickets/cursor.js';
 import { TicketRepository } from './tickets/repository.js';
 import { TicketService } from './tickets/service.js';
@@ -111,6 +113,10 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
       rateLimiters: createRateLimiters(config.rateLimits, { doc: dynamo.doc, table: tableNames.ratelimits }, logger),
       auth,
       tickets,
+      reports: {
+        export: new TicketExport(ticketRepository),
+        summary: new AnalyticsSummaryService(ticketRepository),
+      },
       corsOrigins: config.corsOrigins,
       trustProxyHops: config.trustProxyHops,
       health: {

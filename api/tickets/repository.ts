@@ -199,9 +199,13 @@ export class TicketRepository {
     }
   }
 
-  /** The message items of a ticket, oldest first (the first customer message may live in the ticket item). */
-  async messages(ticketId: string): Promise<MessageItem[]> {
+  /**
+   * The message items of a ticket, oldest first (the first customer message may live in the ticket item);
+   * `attributes` limits what is read back (e.g. type and time, without the text).
+   */
+  async messages(ticketId: string, attributes?: ReadonlyArray<keyof MessageItem>): Promise<MessageItem[]> {
     const items: MessageItem[] = [];
+    const names = attributes && Object.fromEntries(attributes.map((a, i) => [`#p${i}`, a]));
     let startKey: Record<string, unknown> | undefined;
     do {
       const out = await this.doc.send(
@@ -209,6 +213,7 @@ export class TicketRepository {
           TableName: this.table,
           KeyConditionExpression: 'ticket_id = :id AND begins_with(sk, :msg)',
           ExpressionAttributeValues: { ':id': ticketId, ':msg': MESSAGE_SK_PREFIX },
+          ...(names && { ProjectionExpression: Object.keys(names).join(', '), ExpressionAttributeNames: names }),
           ExclusiveStartKey: startKey,
         }),
       );

@@ -1,0 +1,73 @@
+/** Query and response schemas of the export and the analytics summary (validation and OpenAPI). */
+import { z } from 'zod';
+import { CATEGORIES, CHANNELS, ListQuery, SENTIMENTS, STATUSES, TicketId, URGENCIES } from '../tickets/model.js';
+
+const { cursor: _cursor, limit: _limit, ...listFilters } = ListQuery.shape;
+
+const rangeInOrder = (q: { created_from?: string; created_to?: string }) =>
+  !q.created_from || !q.created_to || q.created_from <= q.created_to;
+const RANGE_ORDER = { message: 'created_from must not be after created_to', path: ['created_from'] };
+
+/** The list's filters (no cursor, no page size: the export streams every matching ticket). */
+export const ExportQuery = z
+  .strictObject({
+    ...listFilters,
+    bom: z
+      .enum(['true', 'false'])
+      .default('true')
+      .transform((v) => v === 'true')
+      .meta({ description: 'Start with a UTF-8 byte order mark so that Excel reads accents right (default true)' }),
+  })
+  .refine(rangeInOrder, RANGE_ORDER);
+export type ExportQuery = z.infer<typeof ExportQuery>;
+
+export const SummaryQuery = z
+  .strictObject({
+    created_from: listFilters.created_from.meta({ description: 'Start of the range (default: created_to - 30 days)' }),
+    created_to: listFilters.created_to.meta({ description: 'End of the range (default: now)' }),
+  })
+  .refine(rangeInOrder, RANGE_ORDER);
+export type SummaryQuery = z.infer<typeof SummaryQuery>;
+
+const counts = <T extends readonly string[]>(values: T) =>
+  z.object(Object.fromEntries(values.map((v) => [v, z.number().int()])) as Record<T[number], z.ZodNumber>);
+
+const Distribution = z
+  .object({
+    count: z.number().int().meta({ description: 'How many tickets have the figure' }),
+    median: z.number().nullable(),
+    p90: z.number().nullable(),
+  })
+  .meta({ id: 'Distribution' });
+
+export const AnalyticsSummary = z
+  .object({
+    created_from: z.string(),
+    created_to: z.string(),
+    tickets: z.number().int(),
+    by_status: counts(STATUSES),
+    by_channel: counts(CHANNELS),
+    analyzed: z.number().int().meta({ description: 'Tickets with an analysis; the next three counts cover these' }),
+    by_category: counts(CATEGORIES),
+    by_sentiment: counts(SENTIMENTS),
+    by_urgency: counts(URGENCIES),
+    open_churn_alerts: z.object({
+      count: z.number().int(),
+      tickets: z
+        .array(
+          z.object({
+            ticket_id: TicketId,
+            status: z.enum(STATUSES),
+            churn_risk: z.number().int(),
+            created_at: z.string(),
+          }),
+        )
+        .meta({ description: 'The highest churn risks first, at most 50' }),
+    }),
+    resolution_seconds: Distribution.meta({ description: 'Closed tickets: creation to closing' }),
+    first_response_seconds: Distribution.meta({
+      description: 'Answered tickets: creation to the first agent or assistant reply',
+    }),
+  })
+  .meta({ id: 'AnalyticsSummary' });
+export type AnalyticsSummary = z.infer<typeof AnalyticsSummary>;

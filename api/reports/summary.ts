@@ -1,0 +1,152 @@
+/**
+ * The analytics summary of the tickets created in a time range. One index Query over the range on the
+ * unfiltered list index (key condition on created_at, never a Scan), reading only the attributes it needs,
+ * folded page by page. The cost is bounded twice: the range is at most MAX_RANGE_DAYS long, and a range
+ * holding more than MAX_TICKETS tickets is refused (400) once that many have been read. See docs/analytics.md.
+ */
+import { LIST_ALL_VALUE, listIndexFor } from '../db/tables.js';
+import { AppError, badRequest } from '../errors.js';
+import { median, percentile, secondsBetween } from '../tickets/metrics.js';
+import { CATEGORIES, CHANNELS, SENTIMENTS, STATUSES, URGENCIES } from '../tickets/model.js';
+import type { TicketRepository } from '../tickets/repository.js';
+import type { AnalyticsSummary, SummaryQuery } from './model.js';
+
+export const DEFAULT_RANGE_DAYS = 30;
+export const MAX_RANGE_DAYS = 92;
+export const MAX_TICKETS = 20_000;
+export const MAX_ALERTS_LISTED = 50;
+
+const DAY_MS = 86_400_000;
+const ATTRIBUTES = [
+  'ticket_id',
+  'status',
+  'channel',
+  'created_at',
+  'analytics',
+  'resolution_seconds',
+  'first_response_at',
+] as const;
+
+const zeros = <T extends readonly string[]>(values: T) =>
+  Object.fromEntries(values.map((v) => [v, 0])) as Record<T[number], number>;
+
+function bump<K extends string>(counts: Record<K, number>, key: string | undefined) {
+  if (key !== undefined && key in counts) counts[key as K]++;
+}
+
+const distribution = (values: number[]) => ({
+  count: values.length,
+  median: median(values) ?? null,
+  p90: percentile(values, 90) ?? null,
+});
+
+export interface SummaryOptions {
+  clock?: () => Date;
+  /** Tickets one summary may read (MAX_TICKETS). */
+  maxTickets?: number;
+  /** Items per index Query page. */
+  pageSize?: number;
+}
+
+export class AnalyticsSummaryService {
+  private readonly clock: () => Date;
+  private readonly maxTickets: number;
+  private readonly pageSize: number;
+
+  constructor(
+    private readonly repo: TicketRepository,
+    { clock = () => new Date(), maxTickets = MAX_TICKETS, pageSize = 1000 }: SummaryOptions = {},
+  ) {
+    this.clock = clock;
+    this.maxTickets = maxTickets;
+    this.pageSize = pageSize;
+  }
+
+  /** The range actually used: defaults filled in, length checked. */
+  range(query: SummaryQuery): { from: string; to: string } {
+    const to = query.created_to ?? this.clock().toISOString();
+    const from = query.created_from ?? new Date(Date.parse(to) - DEFAULT_RANGE_DAYS * DAY_MS).toISOString();
+    if (from > to) {
+      throw badRequest('created_from must not be after created_to', [
+        { path: 'query.created_from', message: 'after created_to' },
+      ]);
+    }
+    if (Date.parse(to) - Date.parse(from) > MAX_RANGE_DAYS * DAY_MS) {
+      throw badRequest(`The range is at most ${MAX_RANGE_DAYS} days; ask for several ranges`, [
+        { path: 'query.created_from', message: `more than ${MAX_RANGE_DAYS} days before created_to` },
+      ]);
+    }
+    return { from, to };
+  }
+
+  async summary(query: SummaryQuery): Promise<AnalyticsSummary> {
+    const { from, to } = this.range(query);
+    const byStatus = zeros(STATUSES);
+    const byChannel = zeros(CHANNELS);
+    const byCategory = zeros(CATEGORIES);
+    const bySentiment = zeros(SENTIMENTS);
+    const byUrgency = zeros(URGENCIES);
+    const resolutions: number[] = [];
+    const firstResponses: number[] = [];
+    const alerts: AnalyticsSummary['open_churn_alerts']['tickets'] = [];
+    let tickets = 0;
+    let analyzed = 0;
+
+    const pages = this.repo.pages(
+      listIndexFor([]),
+      LIST_ALL_VALUE,
+      { from, to },
+      {
+        pageSize: this.pageSize,
+        attributes: ATTRIBUTES,
+      },
+    );
+    for await (const page of pages) {
+      tickets += page.length;
+      if (tickets > this.maxTickets) {
+        throw new AppError(
+          400,
+          'range_too_large',
+          `More than ${this.maxTickets} tickets were created in this range; narrow it`,
+          [{ path: 'query.created_from', message: `at most ${this.maxTickets} tickets per summary` }],
+        );
+      }
+      for (const t of page) {
+        bump(byStatus, t.status);
+        bump(byChannel, t.channel);
+        const a = t.analytics;
+        if (a) {
+          analyzed++;
+          bump(byCategory, a.category);
+          bump(bySentiment, a.sentiment);
+          bump(byUrgency, a.urgency);
+          if (a.alert === 'urgent_retention' && t.status !== 'closed') {
+            alerts.push({
+              ticket_id: t.ticket_id,
+              status: t.status,
+              churn_risk: a.churn_risk,
+              created_at: t.created_at,
+            });
+          }
+        }
+        if (t.status === 'closed' && typeof t.resolution_seconds === 'number') resolutions.push(t.resolution_seconds);
+        if (t.first_response_at) firstResponses.push(secondsBetween(t.created_at, t.first_response_at));
+      }
+    }
+    alerts.sort((a, b) => b.churn_risk - a.churn_risk || b.created_at.localeCompare(a.created_at));
+    return {
+      created_from: from,
+      created_to: to,
+      tickets,
+      by_status: byStatus,
+      by_channel: byChannel,
+      analyzed,
+      by_category: byCategory,
+      by_sentiment: bySentiment,
+      by_urgency: byUrgency,
+      open_churn_alerts: { count: alerts.length, tickets: alerts.slice(0, MAX_ALERTS_LISTED) },
+      resolution_seconds: distribution(resolutions),
+      first_response_seconds: distribution(firstResponses),
+    };
+  }
+}
