@@ -21,7 +21,8 @@ export interface Settings {
     logRetentionDays: number;
     shutdownDelayMs: number;
     corsOrigins: string;
-    mistralModel: string;
+    /** Unset: the service's own default model applies (api/config.ts). */
+    mistralModel: string | undefined;
   };
   edge: { certificateArn: string | undefined; domainName: string | undefined; waf: boolean; wafRateLimit: number };
   monitoring: { containerInsights: ContainerInsights; alarmEmail: string | undefined; latencyAlarmMs: number };
@@ -104,7 +105,7 @@ export function readSettings(cfg: pulumi.Config = new pulumi.Config()): Settings
       logRetentionDays,
       shutdownDelayMs: cfg.requireNumber('shutdownDelayMs', { min: 0, max: 20_000 }),
       corsOrigins: cfg.get('corsOrigins') ?? '',
-      mistralModel: cfg.require('mistralModel'),
+      mistralModel: optional(cfg.get('mistralModel')),
     },
     edge: {
       certificateArn,

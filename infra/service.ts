@@ -70,9 +70,9 @@ export function containerEnvironment(
     { name: ENV.shutdownDelayMs, value: String(settings.service.shutdownDelayMs) },
     { name: ENV.trustProxyHops, value: String(TRUST_PROXY_HOPS) },
     { name: ENV.corsOrigins, value: settings.service.corsOrigins },
-    { name: ENV.mistralModel, value: settings.service.mistralModel },
     { name: ENV.alertsTopicArn, value: inputs.alertsTopicArn },
     ...inputs.tables.map(({ definition, table }) => ({ name: definition.envVar, value: table.name })),
+    ...(settings.service.mistralModel ? [{ name: ENV.mistralModel, value: settings.service.mistralModel }] : []),
   ];
   return env.sort((a, b) => a.name.localeCompare(b.name));
 }

@@ -12,7 +12,7 @@ import { ofType, one, runStack, STACKS } from './support/stack-run.js';
 
 const VARIANTS = {
   /** One run for two independent behaviours: no Mistral key, and an ARM64 build. */
-  noMistralOnArm: { mistralApiKey: undefined, platform: 'linux/arm64' },
+  noMistralOnArm: { mistralApiKey: undefined, platform: 'linux/arm64', mistralModel: 'mistral-large-latest' },
   badMemory: { memory: '300' },
   shortKey: { tokenSigningKey: 'too-short' },
 };
@@ -95,6 +95,18 @@ describe('stack settings', function () {
     const container = one(run, 'awsx:ecs:FargateService').inputs.taskDefinitionArgs.container;
     expect(container.secrets.map((s: { name: string }) => s.name)).not.to.include(ENV.mistralApiKey);
     expect(one(run, 'aws:iam/rolePolicy:RolePolicy', 'execution-secrets').inputs.policy).not.to.include('mistral');
+  });
+
+  it('passes MISTRAL_MODEL only when a model is configured, so the service’s default applies otherwise', async () => {
+    const env = (run: Awaited<ReturnType<typeof runStack>>) =>
+      one(run, 'awsx:ecs:FargateService').inputs.taskDefinitionArgs.container.environment as {
+        name: string;
+        value: string;
+      }[];
+    const configured = env(await runStack('staging', VARIANTS.noMistralOnArm));
+    expect(configured).to.deep.include({ name: ENV.mistralModel, value: 'mistral-large-latest' });
+    const committed = env(await runStack('staging'));
+    expect(committed.map((e) => e.name)).not.to.include(ENV.mistralModel);
   });
 
   it('runs the tasks on ARM64 when the image is built for linux/arm64', async () => {

@@ -308,7 +308,6 @@ for (const stack of STACKS) {
           [ENV.shutdownDelayMs]: '5000',
           [ENV.trustProxyHops]: '1',
           [ENV.corsOrigins]: '',
-          [ENV.mistralModel]: 'mistral-small-latest',
           [ENV.alertsTopicArn]: TOPIC_ARN,
           ...Object.fromEntries(TABLES.map((t) => [t.envVar, `freeda-${stack}-${t.suffix}`])),
         });
