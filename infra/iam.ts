@@ -82,8 +82,11 @@ export function executionRolePolicy(args: { secretArns: string[]; kmsKeyArn: str
   };
 }
 
-/** ECS tasks of this account (and region) may assume the role; nothing else may. */
-export function ecsTasksAssumeRolePolicy(accountId: string, region: string) {
+/**
+ * Trust of the task role: ECS tasks of this account and region only (the confused-deputy conditions the
+ * ECS documentation gives for task roles).
+ */
+export function taskRoleTrustPolicy(accountId: string, region: string) {
   return {
     Version: '2012-10-17',
     Statement: [
@@ -100,6 +103,12 @@ export function ecsTasksAssumeRolePolicy(accountId: string, region: string) {
   };
 }
 
+/** Trust of the execution role, assumed by the ECS agent when it starts a task (AWS's standard trust). */
+export const EXECUTION_ROLE_TRUST_POLICY = {
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Principal: { Service: 'ecs-tasks.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+};
+
 export interface RolesTier {
   taskRole: aws.iam.Role;
   executionRole: aws.iam.Role;
@@ -115,13 +124,11 @@ export function createRoles(args: {
   kmsKeyArn: pulumi.Input<string>;
   secretArns: pulumi.Input<string>[];
 }): RolesTier {
-  const assumeRolePolicy = pulumi
-    .all([args.accountId, args.region])
-    .apply(([accountId, region]) => JSON.stringify(ecsTasksAssumeRolePolicy(accountId, region)));
-
   const taskRole = new aws.iam.Role('task', {
     description: 'Freeda service tasks: tables, their key through DynamoDB, alerts topic',
-    assumeRolePolicy,
+    assumeRolePolicy: pulumi
+      .all([args.accountId, args.region])
+      .apply(([accountId, region]) => JSON.stringify(taskRoleTrustPolicy(accountId, region))),
   });
   const taskPolicy = new aws.iam.RolePolicy('task', {
     role: taskRole.id,
@@ -134,7 +141,7 @@ export function createRoles(args: {
 
   const executionRole = new aws.iam.Role('execution', {
     description: 'ECS agent for the Freeda tasks: image pull, logs, the service secrets',
-    assumeRolePolicy,
+    assumeRolePolicy: JSON.stringify(EXECUTION_ROLE_TRUST_POLICY),
   });
   const managed = new aws.iam.RolePolicyAttachment('execution-managed', {
     role: executionRole.name,

@@ -422,6 +422,9 @@ for (const stack of STACKS) {
         expect(others[0]?.Condition).to.deep.equal({
           StringEquals: { 'kms:ViaService': 'dynamodb.eu-west-3.amazonaws.com' },
         });
+        const trust = JSON.parse(one(run, 'aws:iam/role:Role', 'task').inputs.assumeRolePolicy);
+        expect(trust.Statement[0].Principal).to.deep.equal({ Service: 'ecs-tasks.amazonaws.com' });
+        expect(trust.Statement[0].Condition.StringEquals).to.deep.equal({ 'aws:SourceAccount': '123456789012' });
         expect(one(run, TYPES.service).inputs.taskDefinitionArgs.taskRole).to.deep.equal({
           roleArn: 'arn:aws:iam:eu-west-3:123456789012:task',
         });
