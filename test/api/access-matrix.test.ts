@@ -48,6 +48,8 @@ const ROUTES: RouteCase[] = [
   { method: 'patch', path: '/v1/tickets/:id', body: { priority: 'high' }, ifMatch: true, access: 'agent' },
   { method: 'post', path: '/v1/tickets/:id/messages', body: { content: 'reply' }, access: 'agent' },
   { method: 'get', path: '/v1/tickets/:id/history', access: 'agent' },
+  { method: 'get', path: '/v1/tickets/export.csv', access: 'manager' },
+  { method: 'get', path: '/v1/analytics/summary', access: 'manager' },
   { method: 'delete', path: '/v1/tickets/:id', access: 'admin' },
   { method: 'get', path: '/v1/auth/me', access: 'agent' },
   {
