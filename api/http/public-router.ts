@@ -10,7 +10,8 @@ import { ApiRouter } from './route.js';
 
 const TicketParams = z.strictObject({ ticket_id: TicketId });
 const AssistantAnswer = PublicMessage.optional().meta({
-  description: "The assistant's answer (also in the conversation): a smart reply, the model's reply, or the note that an agent will answer",
+  description:
+    "The assistant's answer (also in the conversation): a smart reply, the model's reply, or the note that an agent will answer",
 });
 const Created = z
   .object({
