@@ -4,6 +4,7 @@
  * with a message naming the setting instead of failing half-way through an update.
  */
 import * as pulumi from '@pulumi/pulumi';
+import { SHUTDOWN_GRACE_MS, STOP_TIMEOUT_SECONDS } from '../api/contract.js';
 
 export type NatStrategy = 'Single' | 'OnePerAz';
 export type ContainerInsights = 'enabled' | 'enhanced' | 'disabled';
@@ -103,7 +104,11 @@ export function readSettings(cfg: pulumi.Config = new pulumi.Config()): Settings
     service: {
       logLevel: cfg.require('logLevel', { allowedValues: ['error', 'warn', 'info', 'http', 'verbose', 'debug'] }),
       logRetentionDays,
-      shutdownDelayMs: cfg.requireNumber('shutdownDelayMs', { min: 0, max: 20_000 }),
+      // Unready delay + in-flight grace must end before ECS's SIGKILL at the stop timeout.
+      shutdownDelayMs: cfg.requireNumber('shutdownDelayMs', {
+        min: 0,
+        max: STOP_TIMEOUT_SECONDS * 1000 - SHUTDOWN_GRACE_MS,
+      }),
       corsOrigins: cfg.get('corsOrigins') ?? '',
       mistralModel: optional(cfg.get('mistralModel')),
     },

@@ -15,6 +15,7 @@ const VARIANTS = {
   noMistralOnArm: { mistralApiKey: undefined, platform: 'linux/arm64', mistralModel: 'mistral-large-latest' },
   badMemory: { memory: '300' },
   shortKey: { tokenSigningKey: 'too-short' },
+  slowShutdown: { shutdownDelayMs: '25000' },
 };
 // Start every variant now: they run in parallel in their own processes while other tests run.
 for (const overrides of Object.values(VARIANTS)) runStack('staging', overrides).catch(() => undefined);
@@ -118,6 +119,10 @@ describe('stack settings', function () {
 
   it('refuses a CPU/memory pair Fargate does not offer, naming the setting', async () => {
     expect(await failure(VARIANTS.badMemory)).to.match(/Invalid stack setting memory: 300 MiB is not a Fargate size/);
+  });
+
+  it('refuses a shutdown delay that would not end before the stop timeout', async () => {
+    expect(await failure(VARIANTS.slowShutdown)).to.match(/shutdownDelayMs/);
   });
 
   it('refuses a token-signing key shorter than 32 characters without printing it', async () => {
