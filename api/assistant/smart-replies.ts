@@ -75,7 +75,7 @@ const FILLER = new Set(
     '_polite svp stp please pls madame monsieur mme m je j vous tu te me m moi mon ma mes votre vos ton ta tes ' +
     'le la les l un une des de du d a au aux pour sur en et ou comment quel quelle quels quelles que qu quoi ' +
     'est ce c il y t on puis peux peut pouvez pourriez pourrais voudrais veux voulais souhaite souhaiterais ' +
-    'aimerais faire faut dois doit avoir ai ne n pas plus encore aide aider besoin svp s i my the to do how can ' +
+    'aimerais faire faut dois doit avoir ai ne n pas plus encore aide aider besoin dans s i my the to do how can ' +
     'where is are what please want need with'
   ).split(' '),
 );
