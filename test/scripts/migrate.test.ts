@@ -369,6 +369,38 @@ describe('legacy migration (npm run migrate)', function () {
     expect((await tableItems()).map(canonical).sort()).to.deep.equal(expectedItems(store));
   });
 
+  it('stops cleanly on Ctrl-C (exit 130, report says how far it got), and the rerun completes the table', async () => {
+    const store = legacyStore(3000, 11);
+    const file = join(tmp(), 'big.json');
+    writeFileSync(file, JSON.stringify(store));
+    const reportPath = join(tmp(), 'report.json');
+    const child = start(['--file', file, '--concurrency', '2', '--report', reportPath], env);
+    let interrupted = false;
+    const run = await finish(child, (stderr) => {
+      if (!interrupted && /migrating: [1-9]\d*\/3000/.test(stderr)) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
+    });
+    expect(run.code, run.stdout + run.stderr).to.equal(130);
+    expect(run.stdout).to.match(/Interrupted after \d+ of 3000 tickets; run the same command again/);
+    const report = readReport(reportPath);
+    expect(report.outcome).to.equal('interrupted');
+    expect(report.totals.not_reached).to.be.above(0);
+    // Whatever was stopped, no ticket item exists without all its messages.
+    const items = await tableItems();
+    const messages = new Map<string, number>();
+    for (const i of items)
+      if (i.sk !== TICKET_SK) messages.set(String(i.ticket_id), (messages.get(String(i.ticket_id)) ?? 0) + 1);
+    for (const t of items.filter((i) => i.sk === TICKET_SK)) {
+      const source = normaliseRecord(store[String(t.ticket_id)] ?? store[String(t.ticket_id).toLowerCase()]);
+      expect(source.ok && messages.get(String(t.ticket_id))).to.equal(source.ok && source.record.messages.length);
+    }
+
+    expect((await migrate(['--file', file])).code).to.equal(0);
+    expect((await tableItems()).map(canonical).sort()).to.deep.equal(expectedItems(store));
+  });
+
   it('converges after being killed half-way: the rerun completes the table, equal to the source', async () => {
     const store = legacyStore(4000, 7);
     const file = join(tmp(), 'big.json');
