@@ -34,6 +34,8 @@ export function tableArgs(
       rangeKey: index.sortKey?.name,
       projectionType: index.projection,
     })),
+    // Items past their epoch-seconds expiry are deleted by DynamoDB at no cost (rate-limit windows).
+    ...(definition.ttlAttribute ? { ttl: { attributeName: definition.ttlAttribute, enabled: true } } : {}),
     pointInTimeRecovery: { enabled: true },
     serverSideEncryption: { enabled: true, kmsKeyArn },
     deletionProtectionEnabled: deletionProtection,

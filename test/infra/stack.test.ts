@@ -118,7 +118,7 @@ for (const stack of STACKS) {
     });
 
     describe('data', () => {
-      it('declares one table per definition, with its key schema, every index and its projection', () => {
+      it('declares one table per definition, with its key schema, every index and its projection, and its TTL', () => {
         expect(ofType(run, TYPES.table)).to.have.length(TABLES.length);
         for (const definition of TABLES) {
           const table = one(run, TYPES.table, definition.suffix).inputs;
@@ -128,6 +128,9 @@ for (const stack of STACKS) {
           expect(table.rangeKey).to.equal(definition.sortKey?.name);
           expect(table.attributes).to.deep.equal(
             keyAttributes(definition).map((a) => ({ name: a.name, type: a.type })),
+          );
+          expect(table.ttl).to.deep.equal(
+            definition.ttlAttribute ? { attributeName: definition.ttlAttribute, enabled: true } : undefined,
           );
           const indexes = (table.globalSecondaryIndexes ?? []) as Record<string, unknown>[];
           expect(indexes.map((i) => i.name)).to.deep.equal(definition.indexes.map((i) => i.name));
