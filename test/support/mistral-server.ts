@@ -18,7 +18,7 @@ export type Scripted =
   /** Never answers; the client must give up on its own. */
   | { hang: true }
   /** Answers after a delay. */
-  | { delayMs: number; then: Scripted }
+  | { delayMs: number; answer: Scripted }
   /** Drops the connection without an answer. */
   | { reset: true };
 
@@ -152,7 +152,7 @@ export async function startFakeMistral(): Promise<FakeMistral> {
       return;
     }
     if ('delayMs' in answer) {
-      const timer = setTimeout(() => send(req, res, answer.then), answer.delayMs);
+      const timer = setTimeout(() => send(req, res, answer.answer), answer.delayMs);
       res.on('close', () => clearTimeout(timer));
       return;
     }

@@ -1,0 +1,201 @@
+import { expect } from 'chai';
+import { ACKNOWLEDGEMENT, signed } from '../../api/assistant/persona.js';
+import { analysisJob, eventually, sleep, startAssistantHarness } from '../support/assistant.js';
+import type { Harness } from '../support/harness.js';
+import { deadUrl, type FakeMistral, type Scripted, startFakeMistral } from '../support/mistral-server.js';
+
+const VALID = {
+  sentiment: 'negative',
+  category: 'technical',
+  urgency: 'high',
+  churn_risk: 30,
+  summary: 'Plus de connexion',
+  next_action: 'Tester la ligne',
+};
+const ACK = signed(ACKNOWLEDGEMENT);
+
+describe('assistant resilience', () => {
+  let fake: FakeMistral;
+  let h: Harness | undefined;
+  let agent: { token: string };
+
+  before(async () => {
+    fake = await startFakeMistral();
+  });
+  after(() => fake.close());
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+    fake.reset();
+  });
+
+  async function start(env: Record<string, string> = {}) {
+    h = await startAssistantHarness(fake, env);
+    agent = await h.user('agent');
+    fake.reset();
+    return h;
+  }
+  const harness = () => h as Harness;
+  const read = async (id: string) =>
+    (await harness().http().get(`/v1/tickets/${id}`).set('authorization', `Bearer ${agent.token}`).expect(200)).body;
+  const health = async () => (await harness().http().get('/health').expect(200)).body;
+  const failEverything = (answer: Scripted) => {
+    fake.always('reply', answer);
+    fake.always('analysis', answer);
+    fake.always('embeddings', answer);
+  };
+
+  it('answers with the acknowledgement when the model is too slow, within the reply budget', async () => {
+    await start({ ASSISTANT_REPLY_TIMEOUT_MS: '300', MISTRAL_TIMEOUT_MS: '10000' });
+    fake.always('reply', { hang: true });
+    const started = Date.now();
+    const t = await harness().ticket({ message: 'Ma fibre est coupée depuis ce matin' });
+    const elapsed = Date.now() - started;
+    expect(elapsed).to.be.within(250, 3000);
+    expect((t.body.assistant_message as { content: string }).content).to.equal(ACK);
+    const stored = await read(t.id);
+    expect(stored.messages.map((m: { type: string }) => m.type)).to.deep.equal(['customer', 'assistant']);
+    expect(fake.calls('reply')).to.have.length(1);
+  });
+
+  for (const [name, answer] of [
+    ['a 500', { status: 500 }],
+    ['a 429', { status: 429, headers: { 'retry-after': '1' } }],
+    ['a dropped connection', { reset: true }],
+  ] as Array<[string, Scripted]>) {
+    it(`loses no ticket and no message on ${name}: the customer gets the acknowledgement, readiness stays 200`, async () => {
+      await start({ MISTRAL_BREAKER_MIN_CALLS: '1000' });
+      failEverything(answer);
+      const t = await harness().ticket({ message: 'Ma box redémarre sans arrêt' });
+      expect((t.body.assistant_message as { content: string }).content).to.equal(ACK);
+      await harness()
+        .http()
+        .post(`/v1/public/tickets/${t.id}/messages`)
+        .set('authorization', `Bearer ${t.token}`)
+        .send({ content: 'Et maintenant plus de télévision non plus' })
+        .expect(201);
+      const stored = await read(t.id);
+      expect(stored.messages.map((m: { content: string }) => m.content)).to.deep.equal([
+        'Ma box redémarre sans arrêt',
+        ACK,
+        'Et maintenant plus de télévision non plus',
+      ]);
+      expect(stored.analytics).to.equal(undefined);
+      await harness().http().get('/health/ready').expect(200);
+      const job = await eventually('a postponed analysis', async () => {
+        const j = await analysisJob(harness(), t.id);
+        return (j?.failures ?? 0) > 0 && j;
+      });
+      expect(job.job_queue).to.equal('analysis');
+    });
+  }
+
+  it('opens the circuit after repeated failures: calls fail fast without reaching Mistral, /health says degraded, ready stays 200', async () => {
+    await start({ MISTRAL_BREAKER_RESET_MS: '60000' });
+    failEverything({ status: 503 });
+    for (let i = 0; i < 3; i++) await harness().ticket({ message: `Panne totale de ma ligne ${i}` });
+    const degraded = await eventually('the circuit to open', async () => {
+      const body = await health();
+      return body.checks.assistant.status === 'degraded' && body;
+    });
+    expect(degraded.status).to.equal('degraded');
+    expect(degraded.checks.assistant.detail).to.match(/circuit open/);
+    await harness().http().get('/health/ready').expect(200);
+
+    const seen = fake.requests.length;
+    const t = await harness().ticket({ message: 'Toujours pas de connexion' });
+    expect((t.body.assistant_message as { content: string }).content).to.equal(ACK);
+    const agentSuggest = await harness()
+      .http()
+      .post(`/v1/tickets/${t.id}/suggest-reply`)
+      .set('authorization', `Bearer ${agent.token}`)
+      .expect(503);
+    expect(Number(agentSuggest.headers['retry-after'])).to.be.within(1, 60);
+    await sleep(200);
+    expect(fake.requests.length).to.equal(seen);
+  });
+
+  it('half-open lets exactly one probe through, and its success closes the circuit', async () => {
+    await start({ MISTRAL_BREAKER_RESET_MS: '400', MISTRAL_TIMEOUT_MS: '5000', ASSISTANT_REPLY_TIMEOUT_MS: '5000' });
+    failEverything({ status: 500 });
+    for (let i = 0; i < 3; i++) await harness().ticket({ message: `Plus rien ne marche ${i}` });
+    await eventually('the circuit to open', async () => (await health()).checks.assistant.detail.includes('open'));
+
+    // Mistral is back, but slow: the probe takes 800 ms, during which nothing else may reach it.
+    fake.reset();
+    fake.always('embeddings', { delayMs: 800, answer: { status: 200 } });
+    fake.always('reply', { delayMs: 800, answer: { content: 'Votre ligne est rétablie.' } });
+    fake.always('analysis', { delayMs: 800, answer: { json: VALID } });
+    await eventually('half-open', async () => (await health()).checks.assistant.detail.includes('half-open'));
+
+    const customers = Promise.all(
+      Array.from({ length: 4 }, (_, i) => harness().ticket({ message: `Ma connexion est lente ${i}` })),
+    );
+    await eventually('the probe', () => fake.requests.length > 0);
+    await sleep(300);
+    expect(fake.requests).to.have.length(1);
+    // The others were not held up: they got the acknowledgement at once.
+    const answers = (await customers).map((c) => (c.body.assistant_message as { content: string }).content);
+    expect(answers.filter((a) => a === ACK).length).to.be.at.least(3);
+    await eventually('the circuit to close', async () => (await health()).checks.assistant.status === 'ok');
+    fake.reset();
+    fake.next('reply', { content: 'Votre ligne est rétablie.' });
+    const t = await harness().ticket({ message: 'Ma connexion est lente encore' });
+    expect((t.body.assistant_message as { content: string }).content).to.equal(signed('Votre ligne est rétablie.'));
+  });
+
+  it('a Mistral outage loses nothing, and the analysis completes once Mistral is back', async () => {
+    await start({ MISTRAL_BREAKER_RESET_MS: '300' });
+    failEverything({ status: 502 });
+    const t = await harness().ticket({ message: 'Je veux résilier, plus de connexion depuis une semaine' });
+    await harness()
+      .http()
+      .post(`/v1/public/tickets/${t.id}/messages`)
+      .set('authorization', `Bearer ${t.token}`)
+      .send({ content: 'Vous êtes là ?' })
+      .expect(201);
+    await eventually('the circuit to open', async () => (await health()).checks.assistant.status === 'degraded');
+    await harness().http().get('/health/ready').expect(200);
+    const during = await read(t.id);
+    expect(during.messages.map((m: { type: string }) => m.type)).to.deep.equal(['customer', 'assistant', 'customer']);
+    expect(during.analytics).to.equal(undefined);
+    expect((await analysisJob(harness(), t.id))?.job_queue).to.equal('analysis');
+
+    fake.reset();
+    const analytics = await eventually('the analysis after the outage', async () => (await read(t.id)).analytics, {
+      timeoutMs: 8000,
+    });
+    expect(analytics).to.include({ category: 'cancellation', alert: 'urgent_retention' });
+    expect(JSON.stringify(fake.calls('analysis').at(-1)?.body)).to.include('Vous êtes là ?');
+    await eventually('the job to be done', async () => !(await analysisJob(harness(), t.id)));
+    expect((await health()).checks.assistant.status).to.equal('ok');
+  });
+
+  it('aborts an analysis that hangs at its deadline and tries it again', async () => {
+    await start({ MISTRAL_TIMEOUT_MS: '300', MISTRAL_BREAKER_MIN_CALLS: '1000' });
+    fake.next('analysis', { hang: true });
+    fake.always('analysis', { json: VALID });
+    const t = await harness().ticket({ message: 'Ma fibre est coupée' });
+    const analytics = await eventually('the analysis', async () => (await read(t.id)).analytics);
+    expect(analytics).to.deep.include(VALID);
+    expect(fake.calls('analysis')).to.have.length(2);
+  });
+});
+
+describe('assistant with Mistral unreachable', () => {
+  it('stores the ticket, answers with the acknowledgement, and reports the assistant degraded while ready', async () => {
+    const h = await startAssistantHarness(await deadUrl(), {}, { waitForKnowledge: false });
+    try {
+      const t = await h.ticket({ message: 'Ma fibre est coupée depuis ce matin' });
+      expect((t.body.assistant_message as { content: string }).content).to.equal(ACK);
+      await h.http().get(`/v1/public/tickets/${t.id}`).set('authorization', `Bearer ${t.token}`).expect(200);
+      await eventually('the circuit to open', async () => {
+        const body = (await h.http().get('/health').expect(200)).body;
+        return body.checks.assistant.status === 'degraded';
+      });
+      await h.http().get('/health/ready').expect(200);
+    } finally {
+      await h.close();
+    }
+  });
+});
