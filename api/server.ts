@@ -1,7 +1,8 @@
 /**
  * Process entry: config, logger, the app on an HTTP server, graceful shutdown with terminus.
- * On SIGTERM: readiness answers 503 for SHUTDOWN_DELAY_MS while the listener still accepts, then the
- * listener closes, in-flight requests finish (up to SHUTDOWN_GRACE_MS), clients are released, exit 0.
+ * On SIGTERM: readiness answers 503 for SHUTDOWN_DELAY_MS while the listener still accepts (every response
+ * now closes its connection), then the listener closes, in-flight requests finish (up to SHUTDOWN_GRACE_MS),
+ * clients are released, exit 0.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +10,7 @@ import { createTerminus } from '@godaddy/terminus';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { KEEP_ALIVE_TIMEOUT_MS, SHUTDOWN_GRACE_MS } from './contract.js';
+import { connectionDrain } from './http/connection-drain.js';
 import { createLogger } from './logger.js';
 import { buildRuntime, StartupError } from './runtime.js';
 
@@ -16,7 +18,8 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel });
   const runtime = await buildRuntime(config, logger);
-  const server = createServer(createApp(runtime.deps));
+  const drain = connectionDrain(createApp(runtime.deps));
+  const server = createServer(drain.listener);
   // Outlive the ALB's idle timeout, or it reuses a socket the server already closed (a 502).
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1000;
@@ -28,6 +31,7 @@ async function main(): Promise<void> {
     beforeShutdown: async () => {
       logger.info('shutting down: readiness now fails', { delay_ms: config.shutdownDelayMs });
       runtime.lifecycle.shuttingDown = true;
+      drain.start();
       await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
     },
     onSignal: () => runtime.close(),
