@@ -23,6 +23,7 @@ export function runService(env: Record<string, string>): {
   });
   let out = '';
   let err = '';
+  let listening = false;
   child.stderr?.on('data', (d) => {
     err += d;
   });
@@ -30,12 +31,16 @@ export function runService(env: Record<string, string>): {
   const ready = new Promise<ServiceProcess>((resolve, reject) => {
     child.stdout?.on('data', (d) => {
       out += d;
+      // Searched only until found: under load the output grows by megabytes, and scanning it on every
+      // chunk would make this process, not the service, the bottleneck.
+      if (listening) return;
       const m =
         /"message":"listening","port":(\d+)|"port":(\d+)[^\n]*"message":"listening"|"message":"listening"[^\n]*"port":(\d+)/.exec(
           out,
         );
       const port = Number(m?.[1] ?? m?.[2] ?? m?.[3]);
       if (port) {
+        listening = true;
         resolve({ child, port, url: `http://127.0.0.1:${port}`, stdout: () => out, stderr: () => err, exited });
       }
     });
