@@ -3,7 +3,7 @@ import { ACKNOWLEDGEMENT, SIGNATURE, signed } from '../../api/assistant/persona.
 import { loadConfig } from '../../api/config.js';
 import { createLogger } from '../../api/logger.js';
 import { buildRuntime } from '../../api/runtime.js';
-import { FAST_ASSISTANT, startAssistantHarness } from '../support/assistant.js';
+import { eventually, FAST_ASSISTANT, startAssistantHarness } from '../support/assistant.js';
 import { type Harness, startHarness } from '../support/harness.js';
 import { type FakeMistral, startFakeMistral } from '../support/mistral-server.js';
 
@@ -83,10 +83,7 @@ describe('assistant replies', () => {
     expect(all).to.not.include('SECRET NOTE');
 
     // The analysis of that message does not see the note either.
-    const agentView = async () =>
-      (await h.http().get(`/v1/tickets/${t.id}`).set('authorization', asAgent()).expect(200)).body;
-    for (let i = 0; i < 200 && !(await agentView()).analytics; i++) await new Promise((r) => setTimeout(r, 20));
-    expect(fake.calls('analysis').length).to.be.greaterThan(0);
+    await eventually('the analysis of the message', () => fake.calls('analysis').length > 0);
     for (const call of fake.calls('analysis')) expect(JSON.stringify(call.body)).to.not.include('SECRET NOTE');
   });
 
