@@ -110,7 +110,12 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     assistant,
     deps: {
       logger,
-      rateLimiters: createRateLimiters(config.rateLimits, { doc: dynamo.doc, table: tableNames.ratelimits }, logger),
+      rateLimiters: createRateLimiters(
+        config.rateLimits,
+        // One attempt's deadline: a limiter that fails open gains nothing from retries.
+        { doc: dynamo.doc, table: tableNames.ratelimits, deadlineMs: config.dynamo.timeoutMs },
+        logger,
+      ),
       auth,
       tickets,
       reports: {

@@ -16,6 +16,12 @@ export class DynamoRateLimitStore implements Store {
     /** Distinguishes the limiters sharing the table. */
     readonly prefix: string,
     private readonly clock: () => number = Date.now,
+    /**
+     * Deadline of one counter update, retries included. The limiter lets requests through when the store
+     * fails, so waiting out the client's whole retry budget first would only delay the request's own
+     * DynamoDB call: during an outage a login (two limiters) would wait three budgets for its 503.
+     */
+    private readonly deadlineMs?: number,
   ) {}
 
   init(options: Options): void {
@@ -37,6 +43,7 @@ export class DynamoRateLimitStore implements Store {
         ExpressionAttributeValues: { ':d': delta, ':exp': Math.ceil(resetTime.getTime() / 1000) + 60 },
         ReturnValues: 'UPDATED_NEW',
       }),
+      this.deadlineMs ? { abortSignal: AbortSignal.timeout(this.deadlineMs) } : {},
     );
     return { totalHits: Number(out.Attributes?.hits ?? 0), resetTime };
   }

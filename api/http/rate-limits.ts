@@ -26,7 +26,7 @@ const clientKey = (req: Request) => ipKeyGenerator(req.ip ?? 'unknown');
 
 export function createRateLimiters(
   limits: Config['rateLimits'],
-  store: { doc: DynamoDBDocumentClient; table: string },
+  store: { doc: DynamoDBDocumentClient; table: string; deadlineMs?: number },
   logger: Logger,
 ): RateLimiters {
   const limiter = (name: string, windowMs: number, limit: number, key: (req: Request) => string, message: string) =>
@@ -34,7 +34,7 @@ export function createRateLimiters(
       windowMs,
       limit,
       keyGenerator: key,
-      store: new DynamoRateLimitStore(store.doc, store.table, name),
+      store: new DynamoRateLimitStore(store.doc, store.table, name, Date.now, store.deadlineMs),
       standardHeaders: 'draft-8',
       legacyHeaders: false,
       // A limiter whose store is down lets requests through: availability first, the outage is logged and
