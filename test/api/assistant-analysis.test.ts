@@ -121,9 +121,10 @@ describe('ticket analysis', () => {
     const analytics = await analysed(t.id);
     expect(analytics).to.include({ churn_risk: 92, alert: 'urgent_retention', category: 'cancellation' });
 
-    const alerts = await eventually('the churn alert line', () =>
-      logLines(h).filter((l) => l.event === 'churn_alert' && l.ticket_id === t.id),
-    );
+    const alerts = await eventually('the churn alert line', () => {
+      const lines = logLines(h).filter((l) => l.event === 'churn_alert' && l.ticket_id === t.id);
+      return lines.length > 0 && lines;
+    });
     expect(alerts).to.have.length(1);
     expect(alerts[0]).to.include({ churn_risk: 92, category: 'cancellation', level: 'warn' });
     const published = sns.commandCalls(PublishCommand);
