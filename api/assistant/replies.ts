@@ -68,11 +68,17 @@ export class Replier {
         const text = await this.modelReply(conversation, AbortSignal.timeout(this.options.budgetMs));
         return { text: signed(text), source: 'model' };
       } catch (err) {
-        this.logger.warn('assistant reply fell back to the acknowledgement', {
-          reason: (err as { reason?: string }).reason ?? (err as Error).name,
-          err: (err as Error).message,
-          elapsed_ms: Date.now() - started,
-        });
+        const reason = (err as { reason?: string }).reason ?? (err as Error).name;
+        // While the circuit is open every reply falls back: /health and the circuit's own lines say so.
+        this.logger.log(
+          reason === 'circuit_open' ? 'info' : 'warn',
+          'assistant reply fell back to the acknowledgement',
+          {
+            reason,
+            err: (err as Error).message,
+            elapsed_ms: Date.now() - started,
+          },
+        );
       }
     }
     const previous = [...conversation].reverse().find((m) => m.type !== 'customer' && m.type !== 'internal');

@@ -211,18 +211,19 @@ export class AnalysisWorker {
       return;
     }
     const count = (job.failures ?? 0) + 1;
-    const floor = err instanceof AssistantUnavailable ? err.retryAfterSeconds * 1000 : 0;
-    const delay = Math.max(
-      this.backoff(count),
-      err instanceof AssistantUnavailable && err.reason === 'rate_limited' ? floor : 0,
-    );
+    // A 429's Retry-After is a floor; otherwise the backoff alone decides.
+    const retryAfterMs =
+      err instanceof AssistantUnavailable && err.reason === 'rate_limited' ? err.retryAfterSeconds * 1000 : 0;
+    const delay = Math.max(this.backoff(count), retryAfterMs);
     await jobs.release(job, this.at(delay), { failures: count, last_error: message }).catch((e: Error) =>
       logger.warn('analysis job not given back; it is retried when its lease ends', {
         ticket_id: job.ticket_id,
         err: e.message,
       }),
     );
-    logger.info('ticket analysis postponed', { ticket_id: job.ticket_id, retry_in_ms: delay, err: message });
+    // Mistral being down is reported by the circuit breaker and /health; anything else deserves attention.
+    const level = err instanceof AssistantUnavailable ? 'info' : 'warn';
+    logger.log(level, 'ticket analysis postponed', { ticket_id: job.ticket_id, retry_in_ms: delay, err: message });
   }
 
   private backoff(attempt: number): number {
