@@ -15,8 +15,8 @@
  *   through (the others still fail fast); the probe's success closes it, its failure opens it again.
  *   A refusal that is our own doing (a 400 on a bad request) does not count as an outage.
  */
-import { Mistral } from '@mistralai/mistralai';
-import { MistralError } from '@mistralai/mistralai/models/errors';
+import type { Mistral } from '@mistralai/mistralai';
+import type { MistralError } from '@mistralai/mistralai/models/errors';
 import CircuitBreaker from 'opossum';
 import type { Logger } from '../logger.js';
 import { Limiter } from './limiter.js';
@@ -68,16 +68,40 @@ export class InvalidModelOutput extends Error {
   override name = 'InvalidModelOutput';
 }
 
+/**
+ * The SDK's module graph is large (it takes longer to load than the rest of the service together), so it is
+ * loaded on first use, never by a service started without a key, and never in the way of start-up.
+ */
+let sdkClasses: { Mistral: typeof Mistral; MistralError: typeof MistralError } | undefined;
+let sdkLoading: Promise<NonNullable<typeof sdkClasses>> | undefined;
+function loadSdk(): Promise<NonNullable<typeof sdkClasses>> {
+  sdkLoading ??= Promise.all([import('@mistralai/mistralai'), import('@mistralai/mistralai/models/errors')]).then(
+    ([sdk, errors]) => {
+      sdkClasses = { Mistral: sdk.Mistral, MistralError: errors.MistralError };
+      return sdkClasses;
+    },
+    (err: unknown) => {
+      sdkLoading = undefined;
+      throw err;
+    },
+  );
+  return sdkLoading;
+}
+
+/** An error the SDK raised for an HTTP answer (only possible once it is loaded). */
+const isMistralError = (err: unknown): err is MistralError =>
+  sdkClasses !== undefined && err instanceof sdkClasses.MistralError;
+
 /** HTTP statuses that say the request itself was wrong, not that Mistral is down (they never open the circuit). */
 const isCallerError = (err: unknown) =>
-  err instanceof MistralError &&
+  isMistralError(err) &&
   err.statusCode >= 400 &&
   err.statusCode < 500 &&
   ![401, 403, 408, 429].includes(err.statusCode);
 
 export class MistralGateway {
   readonly model: string;
-  private readonly sdk: Mistral;
+  private sdk: Promise<Mistral> | undefined;
   private readonly breaker: CircuitBreaker<[() => Promise<unknown>], unknown>;
   private readonly limiter: Limiter;
   private readonly stopping = new AbortController();
@@ -88,12 +112,8 @@ export class MistralGateway {
     private readonly logger: Logger,
   ) {
     this.model = options.model;
-    this.sdk = new Mistral({
-      apiKey: options.apiKey,
-      ...(options.serverUrl && { serverURL: options.serverUrl }),
-      timeoutMs: options.timeoutMs,
-      retryConfig: { strategy: 'none' },
-    });
+    // Loading starts now, in the background: a gateway exists only when a key is configured.
+    this.client().catch(() => undefined);
     this.limiter = new Limiter(options.maxConcurrency);
     this.breaker = new CircuitBreaker((call: () => Promise<unknown>) => call(), {
       name: 'mistral',
@@ -113,6 +133,24 @@ export class MistralGateway {
     this.breaker.on('close', () => this.logger.info('assistant circuit closed: Mistral answers again'));
   }
 
+  /** The SDK client, once its module is loaded (the wait does not count toward a call's deadline). */
+  private client(): Promise<Mistral> {
+    this.sdk ??= loadSdk().then(
+      ({ Mistral }) =>
+        new Mistral({
+          apiKey: this.options.apiKey,
+          ...(this.options.serverUrl && { serverURL: this.options.serverUrl }),
+          timeoutMs: this.options.timeoutMs,
+          retryConfig: { strategy: 'none' },
+        }),
+      (err: unknown) => {
+        this.sdk = undefined; // the next call tries again
+        throw new AssistantUnavailable('upstream_error', 'the Mistral SDK could not be loaded', 5, { cause: err });
+      },
+    );
+    return this.sdk;
+  }
+
   state(): CircuitState {
     if (this.breaker.opened) return 'open';
     if (this.breaker.halfOpen) return 'half_open';
@@ -129,8 +167,9 @@ export class MistralGateway {
     messages: ChatMessage[],
     opts: { json?: boolean; maxTokens: number; temperature: number; deadline?: AbortSignal },
   ): Promise<string> {
+    const sdk = await this.client();
     const res = await this.call(opts.deadline, (signal) =>
-      this.sdk.chat.complete(
+      sdk.chat.complete(
         {
           model: this.model,
           messages,
@@ -154,8 +193,9 @@ export class MistralGateway {
 
   /** One vector per input, in input order. */
   async embed(inputs: string[], opts: { deadline?: AbortSignal; retry?: boolean } = {}): Promise<number[][]> {
+    const sdk = await this.client();
     const res = await this.call(opts.deadline, (signal) =>
-      this.sdk.embeddings.create(
+      sdk.embeddings.create(
         { model: EMBED_MODEL, inputs },
         {
           fetchOptions: { signal },
@@ -213,7 +253,7 @@ export class MistralGateway {
     if (signal.aborted) {
       return new AssistantUnavailable('timeout', 'Mistral did not answer in time', 5, { cause: err });
     }
-    if (err instanceof MistralError) {
+    if (isMistralError(err)) {
       if (err.statusCode === 429) {
         const after = Number(err.headers.get('retry-after'));
         return new AssistantUnavailable('rate_limited', 'Mistral is rate limiting us', after > 0 ? after : 5, {
