@@ -3,7 +3,7 @@
  * An invalid setting stops the process at start with one line naming the variable and what is wrong.
  */
 import { z } from 'zod';
-import { CONTAINER_PORT, ENV, SECRET_ENV } from './contract.js';
+import { CONTAINER_PORT, ENV, PROXY_HOPS_ON_AWS, SECRET_ENV } from './contract.js';
 import { principalsTable, rateLimitsTable, ticketsTable } from './db/tables.js';
 
 export type DynamoMode =
@@ -179,7 +179,7 @@ export function loadConfig(env: Env = process.env, { service = true }: LoadOptio
     tokenSigningKey: v[ENV.tokenSigningKey],
     tokenTtlSeconds: v[ENV.tokenTtlSeconds] ?? 900,
     corsOrigins: v[ENV.corsOrigins] ?? [],
-    trustProxyHops: v[ENV.trustProxyHops] ?? (production ? 1 : 0),
+    trustProxyHops: v[ENV.trustProxyHops] ?? (production ? PROXY_HOPS_ON_AWS : 0),
     shutdownDelayMs: v[ENV.shutdownDelayMs] ?? (production ? 5000 : 100),
     mistral: {
       apiKey: v[ENV.mistralApiKey],

@@ -68,4 +68,6 @@ export const STOP_TIMEOUT_SECONDS = 30;
 
 /** ALB idle timeout; Node's keep-alive must outlive it or the ALB reuses sockets the server already closed (502). */
 export const ALB_IDLE_TIMEOUT_SECONDS = 60;
+/** Proxies in front of the service on AWS (the ALB): Express trusts exactly that many X-Forwarded-For hops. */
+export const PROXY_HOPS_ON_AWS = 1;
 export const KEEP_ALIVE_TIMEOUT_MS = (ALB_IDLE_TIMEOUT_SECONDS + 5) * 1000;

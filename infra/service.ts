@@ -6,7 +6,7 @@
 import * as aws from '@pulumi/aws';
 import * as awsx from '@pulumi/awsx';
 import * as pulumi from '@pulumi/pulumi';
-import { CONTAINER_PORT, ENV, HEALTH_PATHS, STOP_TIMEOUT_SECONDS } from '../api/contract.js';
+import { CONTAINER_PORT, ENV, HEALTH_PATHS, PROXY_HOPS_ON_AWS, STOP_TIMEOUT_SECONDS } from '../api/contract.js';
 import type { Settings } from './config.js';
 import type { DataTier } from './data.js';
 import type { EdgeTier } from './edge.js';
@@ -17,8 +17,6 @@ import type { ServiceSecret } from './secrets.js';
 export const CONTAINER_NAME = 'api';
 /** Seconds after a task starts during which failing ALB health checks do not get it replaced. */
 export const HEALTH_CHECK_GRACE_SECONDS = 30;
-/** Number of proxies in front of the service (the ALB): Express trusts exactly that many X-Forwarded-For hops. */
-export const TRUST_PROXY_HOPS = 1;
 
 /**
  * Autoscaling owns the running task count. Without this, every `pulumi up` that touches the service (a
@@ -68,7 +66,7 @@ export function containerEnvironment(
     { name: ENV.logLevel, value: settings.service.logLevel },
     { name: ENV.awsRegion, value: inputs.region },
     { name: ENV.shutdownDelayMs, value: String(settings.service.shutdownDelayMs) },
-    { name: ENV.trustProxyHops, value: String(TRUST_PROXY_HOPS) },
+    { name: ENV.trustProxyHops, value: String(PROXY_HOPS_ON_AWS) },
     { name: ENV.corsOrigins, value: settings.service.corsOrigins },
     { name: ENV.alertsTopicArn, value: inputs.alertsTopicArn },
     ...inputs.tables.map(({ definition, table }) => ({ name: definition.envVar, value: table.name })),
