@@ -9,9 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { type DescribeServicesOutput, rolloutVerdict } from './rollout.js';
-
-export const EXIT_IN_PROGRESS = 75;
+import { type DescribeServicesOutput, EXIT_IN_PROGRESS, rolloutVerdict } from './rollout.js';
 
 const USAGE = `usage: check-rollout.ts --expected <task definition ARN> [describe-services.json | -]
 

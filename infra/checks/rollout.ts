@@ -25,6 +25,9 @@ export type RolloutVerdict =
   | { outcome: 'in-progress'; message: string }
   | { outcome: 'failed'; message: string };
 
+/** Exit status of the check while the rollout is still going (EX_TEMPFAIL): the deploy job polls again. */
+export const EXIT_IN_PROGRESS = 75;
+
 /** Events ECS logged last (newest first in the API), quoted in a failure to say why. */
 const RECENT_EVENTS = 3;
 
