@@ -74,6 +74,8 @@ export const url = settings.edge.domainName
 export const loadBalancerDnsName = edge.alb.loadBalancer.dnsName;
 /** https, restricted-http (only `allowedCidrs` may connect) or public-http (explicitly allowed plain HTTP). */
 export const publicAccess = settings.edge.access;
+/** Networks the listeners are restricted to (comma-separated; empty = the internet). */
+export const allowedCidrs = settings.edge.allowedCidrs.join(',');
 /** Whether the program owns `domainName`'s DNS record (else CI checks the ALB with the domain's Host and SNI). */
 export const dnsRecordManaged = edge.dnsRecord !== undefined;
 export const dataKeyArn = data.key.arn;
