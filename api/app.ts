@@ -65,8 +65,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestContext(deps.logger));
   app.use(docsAssets());
   app.use(noStore);
-  app.use(health);
-  app.use(helmet());
+  // CORS preflights first; then any other method a known path does not support (405, or OPTIONS: 204).
   app.use(
     cors({
       origin: deps.corsOrigins.length > 0 ? deps.corsOrigins : false,
@@ -77,6 +76,8 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(methodGuard(registry));
+  app.use(health);
+  app.use(helmet());
   // Each route parses its own JSON body: a route without a body never reads one (no 413 on a GET).
   for (const router of routers) app.use(router);
 

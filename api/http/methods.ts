@@ -32,9 +32,12 @@ export function methodGuard(registry: OpenAPIRegistry): RequestHandler {
   for (const [path, methods] of paths) {
     const allow = methods.join(', ');
     router.all(path.replace(/\{(\w+)\}/g, ':$1'), (req, res, next) => {
+      if (req.method === 'OPTIONS') {
+        res.setHeader('Allow', allow);
+        return void res.status(204).end();
+      }
       if (methods.includes(req.method)) return next('router');
       res.setHeader('Allow', allow);
-      if (req.method === 'OPTIONS') return void res.status(204).end();
       next(new AppError(405, 'method_not_allowed', `${req.method} is not supported here; use ${allow}`));
     });
   }
