@@ -74,6 +74,7 @@ describe('API reference page (/docs) in headless Chromium', () => {
 
     // Each operation is shown by its summary, and its operationId (displayOperationId).
     await page.getByText('Open a ticket', { exact: true }).first().waitFor({ timeout: 60_000 });
+    // biome-ignore lint/performance/useDomNodeTextContent: the rendered text, what a person sees on the page
     const text = await page.locator('#reference').innerText();
     for (const item of Object.values(doc.paths as Record<string, Record<string, { operationId: string }>>)) {
       for (const op of Object.values(item))
