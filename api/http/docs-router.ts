@@ -68,12 +68,15 @@ const docsCsp = helmet.contentSecurityPolicy({
   },
 });
 
-/** The page's scripts and styles: static files, cacheable for a day (they change only with the package). */
+/**
+ * The page's scripts and styles: static files, cacheable for a day (they change only with the package), so
+ * mounted before the API's no-store.
+ */
 export function docsAssets(): RequestHandler {
   const dir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
   const files = express.static(dir, { index: false, maxAge: '1d', fallthrough: true });
   const router = express.Router();
-  router.use(ASSETS, (req, res, next) => {
+  router.use(ASSETS, helmet.xContentTypeOptions(), (req, res, next) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();
     if (req.path === '/init.js') {
       res.setHeader('Cache-Control', 'public, max-age=86400');

@@ -31,7 +31,7 @@ export const ErrorBody = z
   })
   .meta({ id: 'Error' });
 
-export const ERROR_STATUSES = [400, 401, 403, 404, 409, 412, 413, 415, 428, 429, 503] as const;
+export const ERROR_STATUSES = [400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 429, 503] as const;
 export type ErrorStatus = (typeof ERROR_STATUSES)[number];
 
 const ERROR_TEXT: Record<ErrorStatus, string> = {
@@ -43,6 +43,7 @@ const ERROR_TEXT: Record<ErrorStatus, string> = {
   412: 'If-Match names a version that is no longer the current one',
   413: 'The body is larger than 64 KiB',
   415: 'The body is not application/json (UTF-8), or its Content-Encoding is not supported',
+  422: 'Well-formed, but cannot be processed as sent',
   428: 'If-Match is required',
   429: 'Rate limited: retry after Retry-After seconds',
   503: 'A dependency (DynamoDB, the assistant) is unavailable: retry after Retry-After seconds',

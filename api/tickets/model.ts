@@ -163,7 +163,7 @@ const QueryTimestamp = z
   .transform((s) => new Date(s.length === 10 ? `${s}T00:00:00Z` : s).toISOString());
 
 /** Query strings arrive as strings: a page size is digits only, so `limit=abc` or `1e2` is a 400, never a default. */
-const PageSize = z
+export const PageSize = z
   .preprocess(
     (v) => (typeof v === 'string' && /^\d{1,6}$/.test(v) ? Number(v) : v),
     z
