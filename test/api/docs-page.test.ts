@@ -70,7 +70,19 @@ describe('API reference page (/docs) in headless Chromium', () => {
 
     const res = await page.goto(`${origin}/docs`, { waitUntil: 'load', timeout: 60_000 });
     expect(res?.status()).to.equal(200);
-    expect(res?.headers()['content-security-policy']).to.match(/script-src 'self'/);
+    // The page's own policy: same origin only, no inline script, no upgrade of plain-HTTP assets.
+    const csp = new Map(
+      (res?.headers()['content-security-policy'] ?? '').split(';').map((d) => {
+        const [name = '', ...values] = d.trim().split(/\s+/);
+        return [name, values.join(' ')] as const;
+      }),
+    );
+    expect(csp.get('script-src')).to.equal("'self'");
+    expect(csp.get('connect-src')).to.equal("'self'");
+    expect(csp.has('upgrade-insecure-requests')).to.equal(false);
+    // Every other response keeps helmet's stricter default.
+    const api = await h.http().get('/openapi.json').expect(200);
+    expect(api.headers['content-security-policy']).to.include('upgrade-insecure-requests');
 
     // Each operation is shown by its summary, and its operationId (displayOperationId).
     await page.getByText('Open a ticket', { exact: true }).first().waitFor({ timeout: 60_000 });
