@@ -34,7 +34,9 @@ export type ExportQuery = z.infer<typeof ExportQuery>;
 
 export const SummaryQuery = z
   .strictObject({
-    created_from: listFilters.created_from.meta({ description: 'Start of the range (default: created_to - 30 days)' }),
+    created_from: listFilters.created_from.meta({
+      description: 'Start of the range (default: created_to - 30 days); not after created_to (400 otherwise)',
+    }),
     created_to: listFilters.created_to.meta({ description: 'End of the range (default: now)' }),
   })
   .refine(rangeInOrder, RANGE_ORDER);
