@@ -7,18 +7,18 @@ import { listIndexFor, TICKET_SK } from '../db/tables.js';
 import { AppError, badRequest, conflict, forbidden, notFound, preconditionFailed, unavailable } from '../errors.js';
 import type { CursorCodec } from './cursor.js';
 import { newAccessToken, newTicketId, tokenMatches } from './ids.js';
-import type {
-  CreatePublicTicket,
-  HistoryEvent,
-  ListQuery,
-  Message,
-  PublicTicket,
-  Ticket,
-  TicketPage,
-  TicketPatch,
-  TicketWithMessages,
+import {
+  type CreatePublicTicket,
+  DEFAULT_PAGE_SIZE,
+  type HistoryEvent,
+  type ListQuery,
+  type Message,
+  type PublicTicket,
+  type Ticket,
+  type TicketPage,
+  type TicketPatch,
+  type TicketWithMessages,
 } from './model.js';
-import { DEFAULT_PAGE_SIZE } from './model.js';
 import {
   type MessageItem,
   messageSortKey,
