@@ -135,7 +135,7 @@ async function spawnOnce(port: number, options: LocalEngineOptions): Promise<Loc
   } else {
     args.push('-inMemory');
   }
-  const child: ChildProcess = spawn('sh', ['-c', SUPERVISOR, 'dynamodb-local', 'java', ...args], {
+  const child: ChildProcess = spawn('/bin/sh', ['-c', SUPERVISOR, 'dynamodb-local', 'java', ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,
   });

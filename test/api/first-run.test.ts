@@ -7,9 +7,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { expect } from 'chai';
 import { LOCK_FILE } from '../../api/data-dir.js';
+import { JAVA_MISSING } from '../../api/db/local-engine.js';
 import { sharedEngine } from '../support/engine.js';
 import { createTables } from '../support/local-dynamodb.js';
 import { runService } from '../support/process.js';
@@ -106,6 +107,17 @@ describe('first run and process life', function () {
     } finally {
       holder.close();
     }
+  });
+
+  it('says in one line what to install when Java is missing', async () => {
+    const dataDir = join(dir, 'data');
+    // Only node's own directory on PATH: no java there.
+    const run = runService({ DATA_DIR: dataDir, PATH: dirname(process.execPath) });
+    run.ready.catch(() => undefined);
+    expect(await run.exited).to.equal(1);
+    expect(errorLines(run.stderr())).to.deep.equal([JAVA_MISSING]);
+    expect(run.stdout()).to.not.include('Bootstrap admin key');
+    expect(existsSync(join(dataDir, LOCK_FILE)), 'the lock is released').to.equal(false);
   });
 
   it('refuses a data directory it cannot write with one line naming it', async () => {
