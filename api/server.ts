@@ -53,9 +53,11 @@ function fatalErrorPolicy(logger: Logger) {
   let shutdown: (() => void) | undefined;
   let cleanup: (() => Promise<void>) | undefined;
   let handling = false;
+  let logged = 0;
   const onFatal = (message: string) => (reason: unknown) => {
     const err = reason instanceof Error ? reason : new Error(String(reason));
-    logger.error(message, { err: { name: err.name, message: err.message, stack: err.stack } });
+    // Capped: should logging itself be what fails, its errors must not feed each other forever.
+    if (logged++ < 10) logger.error(message, { err: { name: err.name, message: err.message, stack: err.stack } });
     process.exitCode = 1;
     if (handling) return; // already on the way out
     handling = true;
@@ -83,6 +85,12 @@ async function main(): Promise<void> {
   const config: Config = loadConfig();
   const logger = createLogger({ level: config.logLevel });
   const policy = fatalErrorPolicy(logger);
+  // The reader of stdout is gone (a closed pipe): no line can be written any more, and that alone is no
+  // reason to stop serving or to fail a shutdown in progress.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    logger.silent = true;
+  });
   await checkPortFree(config.port);
   const runtime = await buildRuntime(config, logger);
   policy.beforeServer(() => runtime.close());
@@ -92,11 +100,15 @@ async function main(): Promise<void> {
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1000;
 
+  // Bounded: a stdout nobody reads any more (its reader died) never finishes, and the process must still end.
   const flushLogs = () =>
-    new Promise((resolve) => {
-      logger.on('finish', resolve);
-      logger.end();
-    });
+    Promise.race([
+      new Promise((resolve) => {
+        logger.on('finish', resolve);
+        logger.end();
+      }),
+      new Promise((resolve) => setTimeout(resolve, 2000).unref()),
+    ]);
   createTerminus(server, {
     signals: ['SIGTERM', 'SIGINT'],
     timeout: SHUTDOWN_GRACE_MS,

@@ -52,14 +52,15 @@ export const JAVA_MISSING =
   'DynamoDB Local needs a Java 17+ runtime: install openjdk-17-jre-headless (Debian/Ubuntu) or another JRE 17+, ' +
   'or set DYNAMODB_ENDPOINT to a running DynamoDB';
 
-// `$1`: the read end of the parent's pipe is fd 0; the JVM gets /dev/null. The watcher subshell reads
-// until end of file, then stops the JVM; the shell's own exit status is the JVM's.
+// The read end of the parent's pipe is fd 0; the JVM gets /dev/null. The watcher subshell reads until end of
+// file (shell builtins only: it must not depend on PATH), then stops the JVM; the shell's own exit status is
+// the JVM's.
 const SUPERVISOR = [
   'exec 3<&0',
   '"$@" </dev/null 3<&- &',
   'engine=$!',
   'echo "dynamodb-local-pid $engine"',
-  '{ cat >/dev/null; kill "$engine" 2>/dev/null; } <&3 &',
+  '{ while read -r _; do :; done; kill "$engine" 2>/dev/null; } <&3 &',
   'exec 3<&-',
   'wait "$engine"',
 ].join('\n');

@@ -176,6 +176,17 @@ describe('first run and process life', function () {
     await gone(secondTree);
   });
 
+  it('still stops, with its DynamoDB Local, when whoever read its output has gone away', async () => {
+    const service = await runService({ DATA_DIR: join(dir, 'data'), SHUTDOWN_DELAY_MS: '0' }).ready;
+    const tree = descendants(service.child.pid as number);
+    // The reader of the service's stdout dies (a closed terminal, a crashed supervisor): every log line
+    // written from now on fails with EPIPE.
+    service.child.stdout?.destroy();
+    service.child.kill('SIGTERM');
+    expect(await service.exited, 'a clean stop: lines it cannot write are no error of its own').to.equal(0);
+    await gone(tree);
+  });
+
   for (const fault of ['exception', 'rejection'] as const) {
     it(`logs an unhandled ${fault} as one JSON line, shuts down gracefully and exits 1`, async () => {
       const dataDir = join(dir, 'data');

@@ -10,6 +10,12 @@ export interface ServiceProcess {
   exited: Promise<number | null>;
 }
 
+/** Services still running when the test process ends (a test failed before stopping its own) are killed. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** `nodeArgs`: options for node before the entry (e.g. `--import` of a test's fault injector). */
 export function runService(
   env: Record<string, string>,
@@ -25,6 +31,8 @@ export function runService(
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'development', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
   let out = '';
   let err = '';
   let listening = false;
