@@ -42,13 +42,18 @@ export interface ShutdownReport {
   /** The listener was seen accepting at `listenerOpenAt`, and refusing at `listenerClosedBy`. */
   listenerOpenAt: number;
   listenerClosedBy: number;
-  /** Readiness before SIGTERM, and once the service said it was shutting down (0: no answer). */
+  /**
+   * Readiness before SIGTERM, and the first answer other than 200 after it (0: the connection was closed
+   * without one), probed on one kept-alive connection opened before SIGTERM.
+   */
   readinessBefore: number;
   readinessDuring: number;
   /** Request ids whose note is in the table. */
   stored: Set<string>;
   /** Request ids in the service's access log, with the status it logged. */
   logged: Map<string, number>;
+  /** Request ids for which the service logged a failed DynamoDB call, with the error's name. */
+  failedCalls: Map<string, string>;
   stdout: string;
   stderr: string;
 }
@@ -133,13 +138,21 @@ export async function runShutdownScenario(options: ShutdownScenarioOptions): Pro
     const listener = watchListener(service.port);
     const signalAt = now();
     service.child.kill('SIGTERM');
+    // Readiness from SIGTERM on, on the connection opened before it, until it answers something else than 200.
+    const readinessDuring = (async () => {
+      for (;;) {
+        const status = await readinessProbe();
+        if (status !== 200) return status;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
     let shutdownAt = 0;
     while (!shutdownAt && service.child.exitCode === null) {
       const line = /^.*"message":"shutting down[^\n]*$/m.exec(service.stdout())?.[0];
       if (line) shutdownAt = Date.parse((JSON.parse(line) as { timestamp: string }).timestamp);
       else await new Promise((r) => setTimeout(r, 5));
     }
-    const readinessDuring = await readinessProbe();
+    const readinessAfterSignal = await readinessDuring;
     probeAgent.destroy();
 
     const exit = await exited;
@@ -149,10 +162,15 @@ export async function runShutdownScenario(options: ShutdownScenarioOptions): Pro
     // What the service did: the notes in the table, the requests in its access log.
     const stored = await storedNotes(engine.endpoint, ticketsTable, ticketIds);
     const logged = new Map<string, number>();
+    const failedCalls = new Map<string, string>();
     for (const line of service.stdout().split('\n')) {
-      if (!line.includes('"message":"request"')) continue;
-      const entry = JSON.parse(line) as { request_id?: string; status?: number };
-      if (entry.request_id?.startsWith('load-')) logged.set(entry.request_id, entry.status ?? 0);
+      if (line.includes('"message":"request"')) {
+        const entry = JSON.parse(line) as { request_id?: string; status?: number };
+        if (entry.request_id?.startsWith('load-')) logged.set(entry.request_id, entry.status ?? 0);
+      } else if (line.includes('"message":"request failed"')) {
+        const entry = JSON.parse(line) as { request_id?: string; err?: { name?: string } };
+        if (entry.request_id?.startsWith('load-')) failedCalls.set(entry.request_id, entry.err?.name ?? '?');
+      }
     }
     // The listener was open at least as late as the last fresh connection that got an answer.
     const lastFresh = Math.max(
@@ -169,9 +187,10 @@ export async function runShutdownScenario(options: ShutdownScenarioOptions): Pro
       listenerOpenAt: Math.max(listener.lastAccepted, lastFresh),
       listenerClosedBy: listener.firstRefused,
       readinessBefore,
-      readinessDuring,
+      readinessDuring: readinessAfterSignal,
       stored,
       logged,
+      failedCalls,
       stdout: service.stdout(),
       stderr: service.stderr(),
     };
@@ -183,7 +202,12 @@ export async function runShutdownScenario(options: ShutdownScenarioOptions): Pro
 
 /**
  * The verdict on a run, as a list of violations (empty: the shutdown was graceful). Only properties that
- * hold however slow the machine is: nothing here depends on how fast the service answers.
+ * hold however slow the machine is: nothing here depends on how fast the service answers. The one bound,
+ * the exit inside the stop timeout, is the product's own limit and several times what a run takes.
+ *
+ * The answers allowed are 201, and a 503 with Retry-After for a request whose DynamoDB call missed its
+ * deadline (the service logged a TimeoutError for it): on a busy machine that is the right answer. Any other
+ * error status, or a 503 for another reason, would mean a dependency was released while still in use.
  */
 export function shutdownViolations(
   r: ShutdownReport,
@@ -200,25 +224,33 @@ export function shutdownViolations(
   if (r.exitedAt - r.signalAt > stopTimeoutMs) problems.push(`exit ${at(r.exitedAt)}`);
   if (!r.shutdownAt) problems.push('the service never logged the start of its shutdown');
 
-  // Readiness: 200 before, 503 once shutting down, while the listener still served.
+  // Readiness: 200 before, then 503 (never a closed connection first): it said so while the listener served.
   if (r.readinessBefore !== 200) problems.push(`readiness before SIGTERM: ${r.readinessBefore}`);
-  if (r.readinessDuring !== 503) problems.push(`readiness during the shutdown delay: ${r.readinessDuring}`);
-  // The listener stayed open for the whole delay (seen accepting at least 3/4 into it; probes are sparse on
-  // a busy machine), and then closed.
-  if (r.listenerOpenAt < r.shutdownAt + (shutdownDelayMs * 3) / 4) {
-    problems.push(`listener last seen open ${Math.round(r.listenerOpenAt - r.shutdownAt)} ms into the delay`);
-  }
+  if (r.readinessDuring !== 503) problems.push(`readiness after SIGTERM: ${r.readinessDuring}`);
+  // The listener kept accepting after the shutdown began, was never seen refusing before the delay was over
+  // (a lower bound: a busy machine only makes the close later), and then closed. A few ms of slack for the
+  // service's log timestamps, which have millisecond resolution.
+  if (r.listenerOpenAt <= r.shutdownAt) problems.push('the listener was not seen accepting after the shutdown began');
   if (!r.listenerClosedBy) problems.push('the listener was never seen closed');
+  else if (r.listenerClosedBy < r.shutdownAt + shutdownDelayMs - 5) {
+    problems.push(
+      `listener closed ${Math.round(r.listenerClosedBy - r.shutdownAt)} ms into a ${shutdownDelayMs} ms delay`,
+    );
+  }
 
-  // 1. No error status at any time: nothing was refused because a dependency was released too early.
-  for (const a of r.attempts) if (a.status !== undefined && a.status !== 201) problems.push(`status: ${fmt(a)}`);
+  // 1. No other error status at any time: nothing was refused because a dependency was released too early.
+  const deadlineMissed = (id: string) => r.failedCalls.get(id) === 'TimeoutError';
+  const allowed = (a: Attempt) => a.status === 201 || (a.status === 503 && !!a.retryAfter && deadlineMissed(a.id));
+  for (const a of r.attempts) if (a.status !== undefined && !allowed(a)) problems.push(`status: ${fmt(a)}`);
   // 2. Every accepted request (stored or logged) got its complete answer.
   for (const id of new Set([...r.stored, ...r.logged.keys()])) {
     const a = byId.get(id);
     if (!a) problems.push(`${id} was handled but never sent`);
-    else if (a.status !== 201) problems.push(`accepted, not answered: ${fmt(a)}`);
+    else if (a.status === undefined) problems.push(`accepted, not answered: ${fmt(a)}`);
   }
-  for (const [id, status] of r.logged) if (status !== 201) problems.push(`logged ${status} for ${id}`);
+  for (const [id, status] of r.logged) {
+    if (status !== 201 && !(status === 503 && deadlineMissed(id))) problems.push(`logged ${status} for ${id}`);
+  }
   // 3. Every 201 is real.
   for (const a of r.attempts) if (a.status === 201 && !r.stored.has(a.id)) problems.push(`201, not stored: ${fmt(a)}`);
   // 4. What failed was never read (by 2) and failed at the connection, without a byte of answer; and nothing
@@ -243,6 +275,7 @@ export function shutdownSummary(r: ShutdownReport) {
     requests: r.attempts.length,
     ok: ok.length,
     okAfterShutdownBegan: ok.filter((a) => a.connectionClose).length,
+    deadlineMissed: r.attempts.filter((a) => a.status === 503).length,
     failedUnread: failed.length,
     failures: [...new Set(failed.map((a) => a.error))],
     // Answered after the listener was seen refusing connections: read before the close, finished after it.
