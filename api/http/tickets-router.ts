@@ -115,7 +115,8 @@ export function ticketsRouter(registry: OpenAPIRegistry, auth: AuthService, tick
         params: TicketParams,
         responses: {
           ...ok(200, 'The suggestion', z.object({ suggestion: z.string() }).meta({ id: 'ReplySuggestion' })),
-          ...errors(400, 401, 403, 404, 503),
+          // 409 assistant_not_configured: no model on this service (a setting; retrying will not help).
+          ...errors(400, 401, 403, 404, 409, 503),
         },
       },
       async ({ params, res }) => {

@@ -83,7 +83,7 @@ console.log(
   `\n### DynamoDB outage: ${outageConnections} connections reading tickets, ${fmt(outageMs)} ms before and during the outage, DYNAMODB_TIMEOUT_MS=${ATTEMPT_MS}\n`,
 );
 console.log(
-  '| outage | requests | 200 | 503 | broken connections | slowest answer | slowest during the outage | reads succeed again after |',
+  '| outage | requests | 200 | 503 | broken connections | slowest answer | slowest during the outage | first read answered 200 after the return |',
 );
 console.log('|---|---|---|---|---|---|---|---|');
 const engine = await startDynaliteProcess();
@@ -103,7 +103,7 @@ try {
         outage,
         connections: outageConnections,
         phaseMs: outageMs,
-        recoveryRun: 2 * outageConnections,
+        recoveryOk: 2 * outageConnections,
         recoveryTimeoutMs: 120_000,
       });
       const s = outageSummary(report);

@@ -52,7 +52,7 @@ describe('DynamoDB outage under load (load)', () => {
         outage,
         connections: 100,
         phaseMs: 4000,
-        recoveryRun: 200,
+        recoveryOk: 200,
         recoveryTimeoutMs: 120_000,
       });
       const summary = outageSummary(report);

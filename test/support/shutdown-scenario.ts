@@ -61,7 +61,7 @@ export interface ShutdownReport {
 /** Every internal note stored on these tickets (their contents are the request ids). */
 async function storedNotes(endpoint: string, table: string, ticketIds: string[]): Promise<Set<string>> {
   const stored = new Set<string>();
-  const { client, doc } = createDynamoClients({ endpoint, timeoutMs: 10_000 });
+  const { client, doc } = createDynamoClients({ endpoint, timeoutMs: 30_000, connectTimeoutMs: 30_000 });
   try {
     await Promise.all(
       ticketIds.map(async (ticketId) => {
