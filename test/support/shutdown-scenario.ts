@@ -42,12 +42,11 @@ export interface ShutdownReport {
   /** The listener was seen accepting at `listenerOpenAt`, and refusing at `listenerClosedBy`. */
   listenerOpenAt: number;
   listenerClosedBy: number;
-  /**
-   * Readiness before SIGTERM, and the first answer other than 200 after it (0: the connection was closed
-   * without one), probed on one kept-alive connection opened before SIGTERM.
-   */
+  /** Readiness before SIGTERM, and once the service said it was shutting down (0: no answer). */
   readinessBefore: number;
   readinessDuring: number;
+  /** When the second probe was sent (a test process too busy to send it within the delay proves nothing). */
+  readinessProbedAt: number;
   /** Request ids whose note is in the table. */
   stored: Set<string>;
   /** Request ids in the service's access log, with the status it logged. */
@@ -138,21 +137,18 @@ export async function runShutdownScenario(options: ShutdownScenarioOptions): Pro
     const listener = watchListener(service.port);
     const signalAt = now();
     service.child.kill('SIGTERM');
-    // Readiness from SIGTERM on, on the connection opened before it, until it answers something else than 200.
-    const readinessDuring = (async () => {
-      for (;;) {
-        const status = await readinessProbe();
-        if (status !== 200) return status;
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    })();
     let shutdownAt = 0;
     while (!shutdownAt && service.child.exitCode === null) {
       const line = /^.*"message":"shutting down[^\n]*$/m.exec(service.stdout())?.[0];
       if (line) shutdownAt = Date.parse((JSON.parse(line) as { timestamp: string }).timestamp);
       else await new Promise((r) => setTimeout(r, 5));
     }
-    const readinessAfterSignal = await readinessDuring;
+    // One probe, on the connection opened before SIGTERM and idle since: nothing queues in front of it, so the
+    // service reads it at once during the delay. (A loop of probes would not do: an answer given as draining
+    // began carries Connection: close, and the next probe, on a fresh connection behind the load, can sit
+    // unread until the listener closes on a busy machine.)
+    const readinessProbedAt = now();
+    const readinessDuring = await readinessProbe();
     probeAgent.destroy();
 
     const exit = await exited;
@@ -187,7 +183,8 @@ export async function runShutdownScenario(options: ShutdownScenarioOptions): Pro
       listenerOpenAt: Math.max(listener.lastAccepted, lastFresh),
       listenerClosedBy: listener.firstRefused,
       readinessBefore,
-      readinessDuring: readinessAfterSignal,
+      readinessDuring,
+      readinessProbedAt,
       stored,
       logged,
       failedCalls,
@@ -224,9 +221,12 @@ export function shutdownViolations(
   if (r.exitedAt - r.signalAt > stopTimeoutMs) problems.push(`exit ${at(r.exitedAt)}`);
   if (!r.shutdownAt) problems.push('the service never logged the start of its shutdown');
 
-  // Readiness: 200 before, then 503 (never a closed connection first): it said so while the listener served.
+  // Readiness: 200 before, 503 once shutting down, while the listener still served. Judged only if this process
+  // managed to send its probe within the delay (it normally does within milliseconds).
   if (r.readinessBefore !== 200) problems.push(`readiness before SIGTERM: ${r.readinessBefore}`);
-  if (r.readinessDuring !== 503) problems.push(`readiness after SIGTERM: ${r.readinessDuring}`);
+  if (r.readinessDuring !== 503 && r.readinessProbedAt < r.shutdownAt + shutdownDelayMs) {
+    problems.push(`readiness during the shutdown delay: ${r.readinessDuring}`);
+  }
   // The listener kept accepting after the shutdown began, was never seen refusing before the delay was over
   // (a lower bound: a busy machine only makes the close later), and then closed. A few ms of slack for the
   // service's log timestamps, which have millisecond resolution.
