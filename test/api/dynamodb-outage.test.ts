@@ -26,7 +26,7 @@ interface Outcome {
 }
 
 describe('DynamoDB outage (real process, endpoint behind a proxy the test cuts)', function () {
-  this.timeout(30_000);
+  this.timeout(120_000);
   let engine: DynaliteProcess;
   let tables: TableSet;
   let proxy: TcpProxy;

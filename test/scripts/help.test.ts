@@ -34,7 +34,7 @@ function run(script: string, args: string[]) {
 }
 
 describe('command-line help of every script', function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
 
   it('finds the commands npm runs among them', () => {
     const scripts = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>;
