@@ -212,9 +212,10 @@ describe('ticket analysis', () => {
 });
 
 describe('analysis worker shutdown', () => {
-  it('stops cleanly: close() aborts the analysis in flight and gives its job back to the queue', async () => {
+  it('stops cleanly: close() aborts the analysis in flight and gives its job back to the queue', async function () {
+    // Beyond the test's timeout: only close() aborting the call lets it finish.
+    this.timeout(60_000);
     const fake = await startFakeMistral();
-    // A model timeout far beyond the test's own: only close() aborting the call lets the test finish.
     const h = await startAssistantHarness(fake, { MISTRAL_TIMEOUT_MS: '120000' });
     try {
       fake.always('analysis', { hang: true });

@@ -46,8 +46,10 @@ describe('assistant resilience', () => {
     fake.always('embeddings', answer);
   };
 
-  it('answers with the acknowledgement when the model is too slow, once the reply budget is spent', async () => {
-    // The model never answers and its own timeout is far beyond the test's: only the reply budget ends the wait.
+  it('answers with the acknowledgement when the model is too slow, once the reply budget is spent', async function () {
+    // The model never answers and its own timeout (2 minutes) is beyond the test's: only the reply budget can
+    // end the wait in time.
+    this.timeout(60_000);
     await start({ ASSISTANT_REPLY_TIMEOUT_MS: '300', MISTRAL_TIMEOUT_MS: '120000' });
     fake.always('reply', { hang: true });
     const t = await harness().ticket({ message: 'Ma fibre est coupée depuis ce matin' });
