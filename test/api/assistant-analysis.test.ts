@@ -213,7 +213,7 @@ describe('ticket analysis', () => {
 
 describe('analysis worker shutdown', () => {
   it('stops cleanly: close() aborts the analysis in flight and gives its job back to the queue', async function () {
-    // Beyond the test's timeout: only close() aborting the call lets it finish.
+    // The model's timeout below (2 minutes) is beyond this bound: only close() aborting the call ends it in time.
     this.timeout(60_000);
     const fake = await startFakeMistral();
     const h = await startAssistantHarness(fake, { MISTRAL_TIMEOUT_MS: '120000' });
