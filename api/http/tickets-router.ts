@@ -146,7 +146,12 @@ export function ticketsRouter(registry: OpenAPIRegistry, auth: AuthService, tick
           description: 'The suggestion',
           schema: z.object({ suggestion: z.string() }).meta({ id: 'ReplySuggestion' }),
         },
-        errors: { 404: NOT_FOUND, 503: 'The assistant is not configured or unavailable (see Retry-After)' },
+        errors: {
+          404: NOT_FOUND,
+          // assistant_not_configured: no model on this service (a setting; retrying will not help).
+          409: 'The assistant is not configured on this service (`assistant_not_configured`)',
+          503: 'The assistant is unavailable (see Retry-After)',
+        },
       },
       async ({ params, res }) => {
         res.json(await tickets.suggestReply(params.ticket_id));

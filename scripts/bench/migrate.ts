@@ -15,7 +15,6 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createDynamoClients } from '../../api/db/client.js';
@@ -23,6 +22,7 @@ import { startLocalEngine } from '../../api/db/local-engine.js';
 import { ensureTables } from '../../api/db/schema.js';
 import { TABLES } from '../../api/db/tables.js';
 import { legacyStore } from '../legacy/generate.js';
+import { commandLine } from '../lib/command-line.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -126,9 +126,21 @@ async function runLegacy(store: Record<string, Record<string, unknown>>, endpoin
 }
 
 async function main() {
-  const { values } = parseArgs({
-    options: { tickets: { type: 'string', default: '10000' }, 'rtt-ms': { type: 'string', default: '0,5,20' } },
-  });
+  const values = commandLine(
+    `
+Usage: npm run bench:migrate [-- options]
+
+Generates a legacy JSON store and imports it into DynamoDB Local with the migration tool (concurrency 8 and 1)
+and with the legacy method (one PutItem per ticket), behind a proxy adding a round trip to every call.
+Prints a Markdown table for docs/performance.md.
+
+Options:
+  --tickets <n>        tickets in the generated store (default 10000)
+  --rtt-ms <list>      round trips to add, comma-separated milliseconds (default 0,5,20)
+  --help               show this help
+`,
+    { tickets: { type: 'string', default: '10000' }, 'rtt-ms': { type: 'string', default: '0,5,20' } },
+  );
   const count = Number(values.tickets);
   const rtts = String(values['rtt-ms']).split(',').map(Number);
   const dir = mkdtempSync(join(os.tmpdir(), 'freeda-bench-'));

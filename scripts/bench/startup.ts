@@ -13,13 +13,25 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { createTables, freePort, startLocalDynamoDB } from '../../test/support/local-dynamodb.js';
+import { commandLine } from '../lib/command-line.js';
 import { commit, fmt, machine, median, ROOT } from './lib.js';
 
-const { values: args } = parseArgs({
-  options: { runs: { type: 'string', default: '5' }, 'no-build': { type: 'boolean', default: false } },
-});
+const args = commandLine(
+  `
+Usage: npm run bench:startup [-- options]
+
+Process start to the first 200 of /health/ready (tables checked, listener open) for a bare node:http
+server, the compiled service, and npm start (on an endpoint and on the embedded engine). Builds dist/ first.
+Prints a Markdown table for docs/performance.md.
+
+Options:
+  --runs <n>           runs of each variant; the median is reported (default 5)
+  --no-build           use the dist/ already built (npm run build)
+  --help               show this help
+`,
+  { runs: { type: 'string', default: '5' }, 'no-build': { type: 'boolean', default: false } },
+);
 const runs = Number(args.runs);
 
 console.log(`Machine: ${machine()}`);

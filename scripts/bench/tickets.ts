@@ -14,13 +14,29 @@
  * DynamoDB Local is one JVM on loopback: these figures compare the service with itself (code paths,
  * table sizes); they do not predict DynamoDB's latency, which adds a network round trip to every call.
  */
-import { parseArgs } from 'node:util';
+
 import { createTables, freePort, startLocalDynamoDB } from '../../test/support/local-dynamodb.js';
 import { seedTickets } from '../../test/support/seed.js';
+import { commandLine } from '../lib/command-line.js';
 import { type ChildServer, commit, type Figures, fmt, load, machine, median, startServer } from './lib.js';
 
-const { values: args } = parseArgs({
-  options: {
+const args = commandLine(
+  `
+Usage: npm run bench:tickets [-- options]
+
+Ticket reads, writes and lists through the real service (child processes) against DynamoDB Local in another
+process; the list on a small table against a large one. Prints Markdown tables for docs/performance.md.
+
+Options:
+  --duration <s>       seconds per autocannon run (default 10)
+  --connections <n>    connections per run (default 50)
+  --small <n>          tickets in the small table (default 1000)
+  --large <n>          tickets in the large table (default 100000)
+  --rounds <n>         rounds of the small/large comparison (default 3)
+  --compiled           run the compiled service (dist/, after npm run build) instead of tsx
+  --help               show this help
+`,
+  {
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
     small: { type: 'string', default: '1000' },
@@ -28,7 +44,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     compiled: { type: 'boolean', default: false },
   },
-});
+);
 const duration = Number(args.duration);
 const connections = Number(args.connections);
 const small = Number(args.small);
