@@ -9,6 +9,7 @@ import type { AuthService } from './auth/service.js';
 import { authRouter } from './http/auth-router.js';
 import { errorHandler, notFoundHandler } from './http/errors.js';
 import { type HealthDeps, healthRouter } from './http/health-router.js';
+import { IDEMPOTENCY_HEADER, type Idempotency, REPLAYED_HEADER } from './http/idempotency.js';
 import { openApiDocument, registerSecuritySchemes } from './http/openapi.js';
 import { publicRouter } from './http/public-router.js';
 import type { RateLimiters } from './http/rate-limits.js';
@@ -26,6 +27,8 @@ export interface AppDeps {
   reports: Omit<ReportDeps, 'logger'>;
   health: HealthDeps;
   rateLimiters: RateLimiters;
+  /** Replays of creation requests sent with an Idempotency-Key. */
+  idempotency: Idempotency;
   /** Browser origins allowed to call the API; empty: no cross-origin access. */
   corsOrigins: string[];
   /** Proxies in front of the service (1 behind the ALB); never `true`, which lets clients forge their IP. */
@@ -52,18 +55,18 @@ export function createApp(deps: AppDeps): Express {
     cors({
       origin: deps.corsOrigins.length > 0 ? deps.corsOrigins : false,
       methods: ['GET', 'POST', 'PATCH', 'DELETE'],
-      allowedHeaders: ['Authorization', 'Content-Type', 'If-Match', 'X-Request-Id'],
-      exposedHeaders: ['ETag', 'Location', 'Retry-After', 'X-Request-Id'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'If-Match', IDEMPOTENCY_HEADER, 'X-Request-Id'],
+      exposedHeaders: ['ETag', 'Location', 'Retry-After', REPLAYED_HEADER, 'X-Request-Id'],
       maxAge: 600,
     }),
   );
   app.use(express.json({ limit: BODY_LIMIT }));
 
-  app.use(publicRouter(registry, deps.auth, deps.tickets, deps.rateLimiters));
+  app.use(publicRouter(registry, deps.auth, deps.tickets, deps.rateLimiters, deps.idempotency));
   // Before the tickets router: `/v1/tickets/export.csv` must not be taken for `/v1/tickets/{ticket_id}`.
   app.use(reportsRouter(registry, deps.auth, { ...deps.reports, logger: deps.logger }));
-  app.use(ticketsRouter(registry, deps.auth, deps.tickets));
-  app.use(authRouter(registry, deps.auth, deps.rateLimiters));
+  app.use(ticketsRouter(registry, deps.auth, deps.tickets, deps.idempotency));
+  app.use(authRouter(registry, deps.auth, deps.rateLimiters, deps.idempotency));
 
   let document: ReturnType<typeof openApiDocument> | undefined;
   app.get('/openapi.json', (_req, res) => {

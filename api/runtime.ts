@@ -13,8 +13,10 @@ import { TokenService } from './auth/tokens.js';
 import type { Config } from './config.js';
 import { createDynamoClients, type DynamoClients } from './db/client.js';
 import { checkTables } from './db/health.js';
+import { IdempotencyStore } from './db/idempotency-store.js';
 import { type LocalEngine, startLocalEngine } from './db/local-engine.js';
 import { ensureTables, missingTables } from './db/schema.js';
+import { Idempotency } from './http/idempotency.js';
 import { createRateLimiters } from './http/rate-limits.js';
 import { localSecret } from './local-secrets.js';
 import type { Logger } from './logger.js';
@@ -114,6 +116,13 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
         config.rateLimits,
         // One attempt's deadline: a limiter that fails open gains nothing from retries.
         { doc: dynamo.doc, table: tableNames.ratelimits, deadlineMs: config.dynamo.timeoutMs },
+        logger,
+      ),
+      idempotency: new Idempotency(
+        new IdempotencyStore(dynamo.doc, tableNames.ratelimits, {
+          mac: deriveKey(signingSecret, 'idempotency-mac'),
+          seal: deriveKey(signingSecret, 'idempotency-seal'),
+        }),
         logger,
       ),
       auth,

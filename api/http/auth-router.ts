@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { Role } from '../auth/principal.js';
 import type { AuthService } from '../auth/service.js';
 import { Email } from '../tickets/model.js';
+import type { Idempotency } from './idempotency.js';
 import type { RateLimiters } from './rate-limits.js';
 import { errors, ok } from './responses.js';
 import { ApiRouter } from './route.js';
@@ -41,9 +42,14 @@ const ApiKeyCreated = z
   })
   .meta({ id: 'ApiKeyCreated' });
 
-export function authRouter(registry: OpenAPIRegistry, auth: AuthService, limits: RateLimiters) {
+export function authRouter(
+  registry: OpenAPIRegistry,
+  auth: AuthService,
+  limits: RateLimiters,
+  idempotency?: Idempotency,
+) {
   const tags = ['auth'];
-  return new ApiRouter(registry, auth)
+  return new ApiRouter(registry, auth, idempotency)
     .add(
       {
         method: 'post',
@@ -80,6 +86,7 @@ export function authRouter(registry: OpenAPIRegistry, auth: AuthService, limits:
         tags,
         access: 'admin',
         body: NewUser,
+        idempotent: true,
         responses: {
           ...ok(201, 'Created', User.extend({ created_at: z.string() })),
           ...errors(400, 401, 403, 409, 415),
@@ -97,6 +104,7 @@ export function authRouter(registry: OpenAPIRegistry, auth: AuthService, limits:
         tags,
         access: 'admin',
         body: NewApiKey,
+        idempotent: true,
         responses: { ...ok(201, 'Created', ApiKeyCreated), ...errors(400, 401, 403, 415) },
       },
       async ({ body, principal, res }) => {

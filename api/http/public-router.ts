@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { AuthService } from '../auth/service.js';
 import { CreatePublicTicket, NewCustomerMessage, PublicMessage, PublicTicket, TicketId } from '../tickets/model.js';
 import type { TicketService } from '../tickets/service.js';
+import type { Idempotency } from './idempotency.js';
 import type { RateLimiters } from './rate-limits.js';
 import { errors, ok } from './responses.js';
 import { ApiRouter } from './route.js';
@@ -26,9 +27,10 @@ export function publicRouter(
   auth: AuthService,
   tickets: TicketService,
   limits: RateLimiters,
+  idempotency?: Idempotency,
 ) {
   const tags = ['public'];
-  return new ApiRouter(registry, auth)
+  return new ApiRouter(registry, auth, idempotency)
     .add(
       {
         method: 'post',
@@ -37,6 +39,7 @@ export function publicRouter(
         tags,
         access: 'none',
         limits: [limits.ticketCreation],
+        idempotent: true,
         body: CreatePublicTicket,
         responses: { ...ok(201, 'Ticket opened', Created), ...errors(400, 413, 415, 429) },
       },
@@ -68,6 +71,7 @@ export function publicRouter(
         access: 'ticket_token',
         params: TicketParams,
         limits: [limits.customerMessages],
+        idempotent: true,
         body: NewCustomerMessage,
         responses: {
           ...ok(201, 'Message stored', z.object({ message: PublicMessage, assistant_message: AssistantAnswer })),

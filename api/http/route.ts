@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import { hasRole, type Principal, type Role } from '../auth/principal.js';
 import type { AuthService } from '../auth/service.js';
 import { AppError, badRequest, forbidden, unauthorized } from '../errors.js';
+import { type Caller, callers, documentIdempotency, type Idempotency } from './idempotency.js';
 
 /** `none`: anyone; `ticket_token`: the customer's ticket access token; a role: that role or above. */
 export type Access = 'none' | 'ticket_token' | Role;
@@ -28,6 +29,12 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   headers?: AnyObject;
   /** Rate limiters, run before authentication and validation (a refused request still counts). */
   limits?: RequestHandler[];
+  /**
+   * Accepts an `Idempotency-Key` (creation routes). The caller it is kept for follows the access rule:
+   * principal, ticket token or client address. Public routes check it before their rate limits, so a
+   * replay costs no quota.
+   */
+  idempotent?: boolean;
   responses: RouteConfig['responses'];
 }
 
@@ -70,12 +77,16 @@ export class ApiRouter {
   constructor(
     private readonly registry: OpenAPIRegistry,
     private readonly auth: AuthService,
+    private readonly idempotency?: Idempotency,
   ) {}
 
   add<P extends AnyObject, Q extends AnyObject, B extends z.ZodType>(
     spec: RouteSpec<P, Q, B>,
     handler: (input: RouteInput<P, Q, B>) => Promise<void> | void,
   ): this {
+    const documented = spec.idempotent
+      ? documentIdempotency({ headers: spec.headers, responses: spec.responses })
+      : { headers: spec.headers, responses: spec.responses };
     this.registry.registerPath({
       method: spec.method,
       path: spec.path,
@@ -87,24 +98,25 @@ export class ApiRouter {
       request: {
         ...(spec.params && { params: spec.params as never }),
         ...(spec.query && { query: spec.query as never }),
-        ...(spec.headers && { headers: spec.headers as never }),
+        ...(documented.headers && { headers: documented.headers as never }),
         ...(spec.body && { body: { required: true, content: { 'application/json': { schema: spec.body } } } }),
       },
-      responses: spec.responses,
+      responses: documented.responses,
     });
 
     const expressPath = spec.path.replace(/\{(\w+)\}/g, ':$1');
-    this.router[spec.method](expressPath, ...(spec.limits ?? []), async (req, res) => {
+    const publicRoute = spec.access === 'none' || spec.access === 'ticket_token';
+    const idempotency = (caller: Caller) =>
+      spec.idempotent && this.idempotency ? [this.idempotency.middleware(caller)] : [];
+    const before = [
+      ...(publicRoute ? idempotency(spec.access === 'none' ? callers.client : callers.ticketToken) : []),
+      ...(spec.limits ?? []),
+      this.authenticator(spec.access),
+      ...(publicRoute ? [] : idempotency(callers.principal)),
+    ];
+    this.router[spec.method](expressPath, ...before, async (req, res) => {
       const bearer = bearerOf(req);
-      let principal: Principal | undefined;
-      if (spec.access === 'ticket_token') {
-        if (!bearer) throw unauthorized('This ticket needs its access token as a Bearer credential');
-      } else if (spec.access !== 'none') {
-        if (!bearer) throw unauthorized();
-        principal = await this.auth.authenticate(bearer);
-        if (!principal) throw unauthorized('The credential is invalid or expired');
-        if (!hasRole(principal, spec.access)) throw forbidden();
-      }
+      const principal = res.locals.principal as Principal | undefined;
 
       const params = spec.params ? spec.params.safeParse(req.params) : undefined;
       if (params && !params.success) throw validationError('params', params.error);
@@ -130,5 +142,22 @@ export class ApiRouter {
       });
     });
     return this;
+  }
+
+  /** Checks the credential the access rule asks for; an agent's or tool's principal goes to `res.locals`. */
+  private authenticator(access: Access): RequestHandler {
+    return async (req, res, next) => {
+      const bearer = bearerOf(req);
+      if (access === 'ticket_token') {
+        if (!bearer) throw unauthorized('This ticket needs its access token as a Bearer credential');
+      } else if (access !== 'none') {
+        if (!bearer) throw unauthorized();
+        const principal = await this.auth.authenticate(bearer);
+        if (!principal) throw unauthorized('The credential is invalid or expired');
+        if (!hasRole(principal, access)) throw forbidden();
+        res.locals.principal = principal;
+      }
+      next();
+    };
   }
 }

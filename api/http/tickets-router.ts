@@ -16,6 +16,7 @@ import {
 } from '../tickets/model.js';
 import type { TicketService } from '../tickets/service.js';
 import { etag } from '../tickets/views.js';
+import type { Idempotency } from './idempotency.js';
 import { errors, ok } from './responses.js';
 import { ApiRouter } from './route.js';
 
@@ -30,9 +31,14 @@ function expectedVersion(ifMatch: string | undefined): number {
   return Number(match[1]);
 }
 
-export function ticketsRouter(registry: OpenAPIRegistry, auth: AuthService, tickets: TicketService) {
+export function ticketsRouter(
+  registry: OpenAPIRegistry,
+  auth: AuthService,
+  tickets: TicketService,
+  idempotency?: Idempotency,
+) {
   const tags = ['tickets'];
-  return new ApiRouter(registry, auth)
+  return new ApiRouter(registry, auth, idempotency)
     .add(
       {
         method: 'get',
@@ -94,6 +100,7 @@ export function ticketsRouter(registry: OpenAPIRegistry, auth: AuthService, tick
         access: 'agent',
         params: TicketParams,
         body: NewAgentMessage,
+        idempotent: true,
         responses: {
           ...ok(201, 'Message stored', z.object({ message: Message, ticket: Ticket })),
           ...errors(400, 401, 403, 404, 413, 415),

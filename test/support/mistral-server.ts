@@ -19,6 +19,8 @@ export type Scripted =
   | { hang: true }
   /** Answers after a delay. */
   | { delayMs: number; answer: Scripted }
+  /** Answers once the test lets it (keeps a request of the service in flight for as long as it needs). */
+  | { until: Promise<unknown>; answer: Scripted }
   /** Drops the connection without an answer. */
   | { reset: true };
 
@@ -149,6 +151,12 @@ export async function startFakeMistral(): Promise<FakeMistral> {
     if ('hang' in answer) return;
     if ('reset' in answer) {
       res.socket?.destroy();
+      return;
+    }
+    if ('until' in answer) {
+      void answer.until.then(() => {
+        if (!res.writableEnded && !res.destroyed) send(req, res, answer.answer);
+      });
       return;
     }
     if ('delayMs' in answer) {
