@@ -41,7 +41,7 @@ export type Reservation =
   | { kind: 'mismatch' }
   /** The same request is still running elsewhere. */
   | { kind: 'running' }
-  /** The same request completed, but its response cannot be decrypted (the signing key was rotated). */
+  /** The same request completed, but its stored response fails authentication (altered in the table). */
   | { kind: 'unreadable' };
 
 export interface IdempotencyStoreOptions {

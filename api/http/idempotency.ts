@@ -96,7 +96,8 @@ export class Idempotency {
             RETRY_AFTER_SECONDS,
           );
         case 'unreadable':
-          scopedLogger(this.logger).error('idempotent response unreadable (signing key rotated?)');
+          // Only a record altered in the table fails its authentication: worth an operator's look.
+          scopedLogger(this.logger).error('idempotency record fails authentication; not replayed');
           throw new AppError(
             422,
             'idempotency_response_unavailable',

@@ -437,3 +437,24 @@ describe('Idempotency-Key with a request still running', () => {
     expect(fake.calls('reply')).to.have.length(1);
   });
 });
+
+describe('Idempotency-Key and the creation quota', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ RATE_LIMIT_TICKETS_PER_HOUR: '2' });
+  });
+  after(() => h.close());
+
+  it('costs no quota for a replay, and still answers a replay once the quota is spent', async () => {
+    const key = randomUUID();
+    const body = { message: 'My ticket of this hour', customer_name: 'Ivy' };
+    const open = (k: string) => h.http().post('/v1/public/tickets').set('Idempotency-Key', k).send(body);
+    const first = await open(key).expect(201);
+    for (let i = 0; i < 3; i++) expectReplayOf(await open(key), first);
+    // Two tickets an hour: the replays took none, so a second ticket still opens; a third does not.
+    await open(randomUUID()).expect(201);
+    const third = await open(randomUUID()).expect(429);
+    expect(third.body.error.code).to.equal('rate_limited');
+    expectReplayOf(await open(key), first);
+  });
+});
