@@ -50,6 +50,9 @@ export const callers = {
 
 export type Caller = (req: Request, res: Response) => string | undefined;
 
+const hasBody = (req: Request) =>
+  req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+
 /** What a repeat must match: method, path and body (parsed, keys sorted: whitespace and order do not matter). */
 function canonicalRequest(req: Request): string {
   return `${req.method} ${req.originalUrl.split('?')[0]}\n${stringify(req.body ?? null)}`;
@@ -73,6 +76,10 @@ export class Idempotency {
       }
       const who = caller(req, res);
       if (who === undefined) return next();
+      if (req.body === undefined && req.is('application/json') && hasBody(req)) {
+        // Without the parsed body, two different requests would look the same: a wiring mistake, never a replay.
+        throw new Error('idempotency middleware placed before the JSON body parser');
+      }
 
       const outcome = await this.store.reserve(who, key, canonicalRequest(req));
       switch (outcome.kind) {

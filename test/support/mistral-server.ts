@@ -19,7 +19,7 @@ export type Scripted =
   | { hang: true }
   /** Answers after a delay. */
   | { delayMs: number; answer: Scripted }
-  /** Answers once the test lets it (keeps a request of the service in flight for as long as it needs). */
+  /** Answers once the test says so (the promise resolves): a call held open for as long as a test needs. */
   | { until: Promise<unknown>; answer: Scripted }
   /** Drops the connection without an answer. */
   | { reset: true };
@@ -153,15 +153,15 @@ export async function startFakeMistral(): Promise<FakeMistral> {
       res.socket?.destroy();
       return;
     }
-    if ('until' in answer) {
-      void answer.until.then(() => {
-        if (!res.writableEnded && !res.destroyed) send(req, res, answer.answer);
-      });
-      return;
-    }
     if ('delayMs' in answer) {
       const timer = setTimeout(() => send(req, res, answer.answer), answer.delayMs);
       res.on('close', () => clearTimeout(timer));
+      return;
+    }
+    if ('until' in answer) {
+      answer.until.then(() => {
+        if (!res.writableEnded && !res.destroyed) send(req, res, answer.answer);
+      });
       return;
     }
     let status = 200;
