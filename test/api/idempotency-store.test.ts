@@ -30,7 +30,9 @@ describe('idempotency records (store)', () => {
   const store = (keys = KEYS) =>
     new IdempotencyStore(dynamo.doc, table, keys, { leaseMs: 60_000, retentionSeconds: 86_400, now: clock });
 
-  before(async () => {
+  before(async function () {
+    // The first suite of a run may wait for DynamoDB Local's JVM to start on a busy machine.
+    this.timeout(120_000);
     const engine = await sharedEngine();
     dynamo = createDynamoClients({ endpoint: engine.endpoint, timeoutMs: 5000 });
     const names = uniqueTableNames();

@@ -12,6 +12,7 @@ import { createDynamoClients } from '../../api/db/client.js';
 import { ensureTables } from '../../api/db/schema.js';
 import { IDEMPOTENCY_KEY_PREFIX } from '../../api/db/tables.js';
 import { eventually, startAssistantHarness } from '../support/assistant.js';
+import { spyOnCommands } from '../support/dynamo-spy.js';
 import { ADMIN_KEY, type Harness, startHarness } from '../support/harness.js';
 import { type FakeMistral, startFakeMistral } from '../support/mistral-server.js';
 
@@ -32,7 +33,9 @@ describe('Idempotency-Key on creation routes', () => {
   let agent: { token: string; email: string };
   let other: { token: string; email: string };
 
-  before(async () => {
+  before(async function () {
+    // The first suite of a run may wait for DynamoDB Local's JVM to start on a busy machine.
+    this.timeout(120_000);
     // One proxy hop: X-Forwarded-For names the client, so tests can speak from several addresses.
     h = await startHarness({ TRUST_PROXY_HOPS: '1' });
     agent = await h.user('agent');
@@ -370,6 +373,38 @@ describe('Idempotency-Key on creation routes', () => {
       for (const secret of [key, '192.0.2.77', ticket.body.access_token, apiKey.body.api_key, 'Check my storage']) {
         expect(dump).to.not.include(secret);
       }
+    });
+  });
+
+  describe('what it costs', () => {
+    it('adds two writes to a keyed request (reserve, keep); a replay is one refused write and one read, nothing else', async () => {
+      const spy = spyOnCommands(h.runtime.dynamo.client);
+      const onRequestTable = () =>
+        spy.sent
+          .filter((c) => c.input.TableName === h.tables.ratelimits)
+          .map((c) => {
+            // The document client's input, before or after marshalling: `limit_key` is a string or `{S}`.
+            const item = (c.input.Key ?? c.input.Item ?? {}) as { limit_key?: string | { S?: string } };
+            const key = typeof item.limit_key === 'string' ? item.limit_key : (item.limit_key?.S ?? '');
+            return `${c.name}${key.startsWith(IDEMPOTENCY_KEY_PREFIX) ? ' idempotency' : ' rate-limit'}`;
+          });
+      const key = randomUUID();
+      const body = { message: 'Counting calls', customer_name: 'Jo' };
+
+      spy.clear();
+      await openTicket(key, body).expect(201);
+      expect(onRequestTable()).to.deep.equal([
+        'PutItemCommand idempotency',
+        'UpdateItemCommand rate-limit',
+        'PutItemCommand idempotency',
+      ]);
+      const ticketCalls = spy.sent.filter((c) => c.input.TableName === h.tables.tickets).length;
+
+      spy.clear();
+      await openTicket(key, body).expect(201);
+      expect(onRequestTable()).to.deep.equal(['PutItemCommand idempotency', 'GetItemCommand idempotency']);
+      expect(spy.sent.filter((c) => c.input.TableName === h.tables.tickets)).to.have.length(0);
+      expect(ticketCalls).to.be.above(0);
     });
   });
 
