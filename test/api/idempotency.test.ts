@@ -294,6 +294,31 @@ describe('Idempotency-Key on creation routes', () => {
     });
   });
 
+  describe('records out of reach', () => {
+    it('answers 503 rather than running a keyed request unprotected; requests without a key still run', async () => {
+      const setup = createDynamoClients({ endpoint: h.endpoint, timeoutMs: 5000 });
+      try {
+        await setup.client.send(new DeleteTableCommand({ TableName: h.tables.ratelimits }));
+        await eventually('the rate-limits table is gone', () =>
+          setup.client.send(new DescribeTableCommand({ TableName: h.tables.ratelimits })).then(
+            () => false,
+            (err) => err instanceof ResourceNotFoundException,
+          ),
+        );
+        const name = `Unprotected ${randomUUID()}`;
+        const body = { message: 'Is anyone there?', customer_name: name };
+        const refused = await openTicket(randomUUID(), body).expect(503);
+        expect(refused.headers['retry-after']).to.be.a('string');
+        expect(await ticketsNamed(name)).to.have.length(0);
+        // The rate limits let requests through while their counters are down.
+        await openTicket(undefined, body).expect(201);
+      } finally {
+        await ensureTables(setup.client, h.tables);
+        setup.client.destroy();
+      }
+    });
+  });
+
   describe('concurrent requests with one key', () => {
     it('run the request once: one 201, every other answer a 409 or the replay of that 201', async () => {
       const key = randomUUID();
