@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { StartupError } from '../startup-error.js';
 import { createDynamoClients } from './client.js';
 
 export interface LocalEngine {
@@ -43,7 +44,7 @@ export function localDataPath(dataDir: string): string {
 }
 
 /** A start-up failure worth one line to the user (Java missing, the package missing...). */
-export class LocalEngineError extends Error {
+export class LocalEngineError extends StartupError {
   override name = 'LocalEngineError';
 }
 
@@ -134,7 +135,7 @@ async function spawnOnce(port: number, options: LocalEngineOptions): Promise<Loc
   } else {
     args.push('-inMemory');
   }
-  const child: ChildProcess = spawn('sh', ['-c', SUPERVISOR, 'dynamodb-local', 'java', ...args], {
+  const child: ChildProcess = spawn('/bin/sh', ['-c', SUPERVISOR, 'dynamodb-local', 'java', ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,
   });

@@ -10,14 +10,18 @@ export interface ServiceProcess {
   exited: Promise<number | null>;
 }
 
-export function runService(env: Record<string, string>): {
+/** `nodeArgs`: options for node before the entry (e.g. `--import` of a test's fault injector). */
+export function runService(
+  env: Record<string, string>,
+  { nodeArgs = [] }: { nodeArgs?: string[] } = {},
+): {
   child: ChildProcess;
   ready: Promise<ServiceProcess>;
   exited: Promise<number | null>;
   stdout: () => string;
   stderr: () => string;
 } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'api/server.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, 'api/server.ts'], {
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'development', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
