@@ -9,7 +9,6 @@
  * also keeps nothing when validation refuses the request). A 5xx, or a task that dies mid-request, frees the
  * key at once (or when its lease runs out), so the client's retry runs.
  */
-import type { RouteConfig } from '@asteasolutions/zod-to-openapi';
 import type { Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator } from 'express-rate-limit';
 import stringify from 'safe-stable-stringify';
@@ -18,7 +17,6 @@ import type { Principal } from '../auth/principal.js';
 import type { IdempotencyStore, Lease, StoredResponse } from '../db/idempotency-store.js';
 import { AppError, badRequest } from '../errors.js';
 import { type Logger, scopedLogger } from '../logger.js';
-import { ErrorBody } from './responses.js';
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 export const REPLAYED_HEADER = 'Idempotent-Replayed';
@@ -175,8 +173,6 @@ function replay(res: Response, stored: StoredResponse): void {
   res.end(stored.body);
 }
 
-type Responses = RouteConfig['responses'];
-
 const KeyHeader = z.object({
   [IDEMPOTENCY_HEADER]: z
     .string()
@@ -191,35 +187,15 @@ const KeyHeader = z.object({
     }),
 });
 
-/** The OpenAPI side of an idempotent route: the request header, the replay marker, 409 and 422. */
-export function documentIdempotency(route: { headers?: z.ZodType; responses: Responses }): {
-  headers: z.ZodType;
-  responses: Responses;
-} {
-  const headers = route.headers ? (route.headers as z.ZodObject).extend(KeyHeader.shape) : KeyHeader;
-  const responses: Responses = {};
-  for (const [status, response] of Object.entries(route.responses)) {
-    const success = /^2\d\d$/.test(status) && response && !('$ref' in response);
-    responses[status] = success
-      ? {
-          ...response,
-          headers: {
-            ...(response.headers as Record<string, unknown> | undefined),
-            [REPLAYED_HEADER]: {
-              description: 'Present (`true`) when this is the stored response to an earlier request with this key',
-              schema: { type: 'string', enum: ['true'] },
-            },
-          },
-        }
-      : response;
-  }
-  const error = (description: string) => ({ description, content: { 'application/json': { schema: ErrorBody } } });
-  const existing = responses[409];
-  const conflict = existing && 'description' in existing ? existing.description : undefined;
-  responses[409] = error(
-    `${conflict ? `${conflict}; or` : ''} a request with this ${IDEMPOTENCY_HEADER} is still running ` +
-      '(`idempotency_request_in_progress`, see Retry-After)',
-  );
-  responses[422] = error(`This ${IDEMPOTENCY_HEADER} was used for a different request (\`idempotency_key_reused\`)`);
-  return { headers, responses };
-}
+/**
+ * The OpenAPI side of an idempotent route: the request header, and what its 409 and 422 mean. The route
+ * declaration adds the statuses and the `Idempotent-Replayed` response header.
+ */
+export const idempotencyDocs = {
+  requestHeaders: (headers?: z.ZodType): z.ZodType =>
+    headers ? (headers as z.ZodObject).extend(KeyHeader.shape) : KeyHeader,
+  running: `A request with this ${IDEMPOTENCY_HEADER} is still running (\`idempotency_request_in_progress\`; see Retry-After)`,
+  reused:
+    `This ${IDEMPOTENCY_HEADER} was used for a different request (\`idempotency_key_reused\`), or its response ` +
+    'can no longer be returned (`idempotency_response_unavailable`)',
+};

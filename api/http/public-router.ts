@@ -6,7 +6,6 @@ import { CreatePublicTicket, NewCustomerMessage, PublicMessage, PublicTicket, Ti
 import type { TicketService } from '../tickets/service.js';
 import type { Idempotency } from './idempotency.js';
 import type { RateLimiters } from './rate-limits.js';
-import { errors, ok } from './responses.js';
 import { ApiRouter } from './route.js';
 
 const TicketParams = z.strictObject({ ticket_id: TicketId });
@@ -29,19 +28,24 @@ export function publicRouter(
   limits: RateLimiters,
   idempotency?: Idempotency,
 ) {
-  const tags = ['public'];
+  const tags: ['public'] = ['public'];
+  const NOT_OPENED = 'No such ticket, or the token does not open it';
   return new ApiRouter(registry, auth, idempotency)
     .add(
       {
         method: 'post',
         path: '/v1/public/tickets',
+        operationId: 'createPublicTicket',
         summary: 'Open a ticket',
+        description:
+          'The answer holds the ticket access token, shown once: keep it to read and write on the ticket. ' +
+          'Rate limited per client address.',
         tags,
         access: 'none',
         limits: [limits.ticketCreation],
         idempotent: true,
         body: CreatePublicTicket,
-        responses: { ...ok(201, 'Ticket opened', Created), ...errors(400, 413, 415, 429) },
+        success: { status: 201, description: 'Ticket opened', schema: Created, headers: ['Location'] },
       },
       async ({ body, res }) => {
         const created = await tickets.createPublic(body);
@@ -52,11 +56,13 @@ export function publicRouter(
       {
         method: 'get',
         path: '/v1/public/tickets/{ticket_id}',
+        operationId: 'getPublicTicket',
         summary: 'Read my ticket and its conversation',
         tags,
         access: 'ticket_token',
         params: TicketParams,
-        responses: { ...ok(200, 'The ticket', PublicTicket), ...errors(400, 401, 404) },
+        success: { status: 200, description: 'The ticket', schema: PublicTicket },
+        errors: { 404: NOT_OPENED },
       },
       async ({ params, bearer, res }) => {
         res.json(await tickets.getPublic(params.ticket_id, bearer));
@@ -66,17 +72,23 @@ export function publicRouter(
       {
         method: 'post',
         path: '/v1/public/tickets/{ticket_id}/messages',
+        operationId: 'addPublicMessage',
         summary: 'Write on my ticket',
+        description: 'Rate limited per client address.',
         tags,
         access: 'ticket_token',
         params: TicketParams,
         limits: [limits.customerMessages],
         idempotent: true,
         body: NewCustomerMessage,
-        responses: {
-          ...ok(201, 'Message stored', z.object({ message: PublicMessage, assistant_message: AssistantAnswer })),
-          ...errors(400, 401, 404, 409, 413, 415, 429),
+        success: {
+          status: 201,
+          description: 'Message stored',
+          schema: z
+            .object({ message: PublicMessage, assistant_message: AssistantAnswer })
+            .meta({ id: 'PublicMessageCreated' }),
         },
+        errors: { 404: NOT_OPENED, 409: 'The ticket is closed' },
       },
       async ({ params, bearer, body, res }) => {
         res.status(201).json(await tickets.addCustomerMessage(params.ticket_id, bearer, body.content));
@@ -86,11 +98,13 @@ export function publicRouter(
       {
         method: 'post',
         path: '/v1/public/tickets/{ticket_id}/close',
+        operationId: 'closePublicTicket',
         summary: 'Close my ticket',
         tags,
         access: 'ticket_token',
         params: TicketParams,
-        responses: { ...ok(200, 'The closed ticket', PublicTicket), ...errors(400, 401, 404) },
+        success: { status: 200, description: 'The closed ticket', schema: PublicTicket },
+        errors: { 404: NOT_OPENED },
       },
       async ({ params, bearer, res }) => {
         res.json(await tickets.closePublic(params.ticket_id, bearer));

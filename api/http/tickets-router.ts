@@ -14,20 +14,29 @@ import {
   TicketPatch,
   TicketWithMessages,
 } from '../tickets/model.js';
-import type { TicketService } from '../tickets/service.js';
+import { ANY_VERSION, type TicketService } from '../tickets/service.js';
 import { etag } from '../tickets/views.js';
 import type { Idempotency } from './idempotency.js';
-import { errors, ok } from './responses.js';
 import { ApiRouter } from './route.js';
 
 const TicketParams = z.strictObject({ ticket_id: TicketId });
-const IfMatchHeader = z.object({ 'if-match': z.string().meta({ description: 'The ETag of the version you read' }) });
+const IfMatchHeader = z.object({
+  'if-match': z.string().meta({
+    description: 'The ETag of the version you read (such as "3"), or * to change whatever version is current',
+    example: '"3"',
+  }),
+});
+const NOT_FOUND = 'No ticket with this id';
 
-/** `"7"` or `W/"7"` -> 7; a value naming no version can never match (412); none at all is a 428. */
-function expectedVersion(ifMatch: string | undefined): number {
+/**
+ * `"7"` or `W/"7"` -> 7; `*` matches any current version (RFC 9110 13.1.1); a value naming no version can
+ * never match (412); none at all is a 428.
+ */
+function expectedVersion(ifMatch: string | undefined): number | typeof ANY_VERSION {
   if (!ifMatch) throw preconditionRequired();
+  if (ifMatch.trim() === '*') return ANY_VERSION;
   const match = /^(?:W\/)?"(\d{1,15})"$/.exec(ifMatch.trim());
-  if (!match) throw preconditionFailed('If-Match must be the ETag of the ticket, such as "3"');
+  if (!match) throw preconditionFailed('If-Match must be the ETag of the ticket, such as "3", or *');
   return Number(match[1]);
 }
 
@@ -37,17 +46,21 @@ export function ticketsRouter(
   tickets: TicketService,
   idempotency?: Idempotency,
 ) {
-  const tags = ['tickets'];
+  const tags: ['tickets'] = ['tickets'];
   return new ApiRouter(registry, auth, idempotency)
     .add(
       {
         method: 'get',
         path: '/v1/tickets',
-        summary: 'List tickets, newest first (every filter combination is one index query)',
+        operationId: 'listTickets',
+        summary: 'List tickets, newest first',
+        description:
+          'Filters combine freely (each combination is one index query). Pages are at most `limit` tickets; ' +
+          'pass `next_cursor` back as `cursor`, with the same filters, for the next page.',
         tags,
         access: 'agent',
         query: ListQuery,
-        responses: { ...ok(200, 'A page of tickets', TicketPage), ...errors(400, 401, 403) },
+        success: { status: 200, description: 'A page of tickets', schema: TicketPage },
       },
       async ({ query, res }) => {
         res.json(await tickets.list(query));
@@ -57,11 +70,13 @@ export function ticketsRouter(
       {
         method: 'get',
         path: '/v1/tickets/{ticket_id}',
+        operationId: 'getTicket',
         summary: 'Read a ticket with its whole conversation',
         tags,
         access: 'agent',
         params: TicketParams,
-        responses: { ...ok(200, 'The ticket', TicketWithMessages, ['ETag']), ...errors(400, 401, 403, 404) },
+        success: { status: 200, description: 'The ticket', schema: TicketWithMessages, headers: ['ETag'] },
+        errors: { 404: NOT_FOUND },
       },
       async ({ params, res }) => {
         const ticket = await tickets.get(params.ticket_id);
@@ -73,15 +88,22 @@ export function ticketsRouter(
       {
         method: 'patch',
         path: '/v1/tickets/{ticket_id}',
+        operationId: 'updateTicket',
         summary: 'Change status, priority, assignee or tags',
+        description:
+          'Agents may assign a ticket only to themselves (or unassign their own); managers assign to anyone.',
         tags,
         access: 'agent',
         params: TicketParams,
         headers: IfMatchHeader,
         body: TicketPatch,
-        responses: {
-          ...ok(200, 'The updated ticket', Ticket, ['ETag']),
-          ...errors(400, 401, 403, 404, 412, 413, 415, 428),
+        success: { status: 200, description: 'The updated ticket', schema: Ticket, headers: ['ETag'] },
+        errors: {
+          403: 'An agent assigning a ticket to someone else',
+          404: NOT_FOUND,
+          409: 'The ticket kept changing while a change under If-Match: * was applied; retry',
+          412: true,
+          428: true,
         },
       },
       async ({ params, body, principal, req, res }) => {
@@ -95,16 +117,21 @@ export function ticketsRouter(
       {
         method: 'post',
         path: '/v1/tickets/{ticket_id}/messages',
+        operationId: 'addTicketMessage',
         summary: 'Reply to the customer, or add an internal note (internal: true)',
+        description: 'A first reply moves a new ticket to in_progress (and assigns it to its author if unassigned).',
         tags,
         access: 'agent',
         params: TicketParams,
         body: NewAgentMessage,
         idempotent: true,
-        responses: {
-          ...ok(201, 'Message stored', z.object({ message: Message, ticket: Ticket })),
-          ...errors(400, 401, 403, 404, 413, 415),
+        success: {
+          status: 201,
+          description: "Message stored; the ETag is the ticket's version after it",
+          schema: z.object({ message: Message, ticket: Ticket }).meta({ id: 'AgentMessageCreated' }),
+          headers: ['ETag'],
         },
+        errors: { 404: NOT_FOUND },
       },
       async ({ params, body, principal, res }) => {
         const out = await tickets.addAgentMessage(params.ticket_id, body, principal);
@@ -116,14 +143,17 @@ export function ticketsRouter(
       {
         method: 'post',
         path: '/v1/tickets/{ticket_id}/suggest-reply',
+        operationId: 'suggestReply',
         summary: 'A reply the assistant suggests from the conversation (internal notes excluded); not stored',
         tags,
         access: 'agent',
         params: TicketParams,
-        responses: {
-          ...ok(200, 'The suggestion', z.object({ suggestion: z.string() }).meta({ id: 'ReplySuggestion' })),
-          ...errors(400, 401, 403, 404, 503),
+        success: {
+          status: 200,
+          description: 'The suggestion',
+          schema: z.object({ suggestion: z.string() }).meta({ id: 'ReplySuggestion' }),
         },
+        errors: { 404: NOT_FOUND, 503: 'The assistant is not configured or unavailable (see Retry-After)' },
       },
       async ({ params, res }) => {
         res.json(await tickets.suggestReply(params.ticket_id));
@@ -133,11 +163,17 @@ export function ticketsRouter(
       {
         method: 'get',
         path: '/v1/tickets/{ticket_id}/history',
+        operationId: 'getTicketHistory',
         summary: 'What happened to the ticket, in order',
         tags,
         access: 'agent',
         params: TicketParams,
-        responses: { ...ok(200, 'Events', z.object({ events: z.array(HistoryEvent) })), ...errors(400, 401, 403, 404) },
+        success: {
+          status: 200,
+          description: 'Events, oldest first',
+          schema: z.object({ events: z.array(HistoryEvent) }).meta({ id: 'TicketHistory' }),
+        },
+        errors: { 404: NOT_FOUND },
       },
       async ({ params, res }) => {
         res.json({ events: await tickets.history(params.ticket_id) });
@@ -147,11 +183,13 @@ export function ticketsRouter(
       {
         method: 'delete',
         path: '/v1/tickets/{ticket_id}',
+        operationId: 'deleteTicket',
         summary: 'Delete a ticket and its conversation',
         tags,
         access: 'admin',
         params: TicketParams,
-        responses: { 204: { description: 'Deleted' }, ...errors(400, 401, 403, 404) },
+        success: { status: 204, description: 'Deleted' },
+        errors: { 404: NOT_FOUND },
       },
       async ({ params, res }) => {
         await tickets.delete(params.ticket_id);

@@ -13,12 +13,15 @@ export interface TicketState {
   closed_at?: string;
 }
 
+/** What an event changed: a status, priority or assignee, or the list of tags. */
+export type EventValue = string | string[];
+
 export interface StoredEvent {
   type: 'status_changed' | 'assigned' | 'priority_changed' | 'tags_changed';
   at: string;
   by: string;
-  from?: unknown;
-  to?: unknown;
+  from?: EventValue;
+  to?: EventValue;
 }
 
 export interface FieldChanges {
@@ -42,7 +45,7 @@ export function resolutionSeconds(createdAt: string, closedAt: string): number {
 /** The attribute changes and events for `changes` applied to `current` by `actor` at `now`. */
 export function planChange(current: TicketState, changes: FieldChanges, actor: string, now: string): Change {
   const change: Change = { set: {}, remove: [], events: [] };
-  const event = (type: StoredEvent['type'], from: unknown, to: unknown) =>
+  const event = (type: StoredEvent['type'], from: EventValue | undefined, to: EventValue | undefined) =>
     change.events.push({
       type,
       at: now,

@@ -7,16 +7,17 @@ import { listIndexFor, TICKET_SK } from '../db/tables.js';
 import { AppError, badRequest, conflict, forbidden, notFound, preconditionFailed, unavailable } from '../errors.js';
 import type { CursorCodec } from './cursor.js';
 import { newAccessToken, newTicketId, tokenMatches } from './ids.js';
-import type {
-  CreatePublicTicket,
-  HistoryEvent,
-  ListQuery,
-  Message,
-  PublicTicket,
-  Ticket,
-  TicketPage,
-  TicketPatch,
-  TicketWithMessages,
+import {
+  type CreatePublicTicket,
+  DEFAULT_PAGE_SIZE,
+  type HistoryEvent,
+  type ListQuery,
+  type Message,
+  type PublicTicket,
+  type Ticket,
+  type TicketPage,
+  type TicketPatch,
+  type TicketWithMessages,
 } from './model.js';
 import {
   type MessageItem,
@@ -28,8 +29,8 @@ import {
 } from './repository.js';
 import { type FieldChanges, isNoop, planChange } from './rules.js';
 import { conversation, messageView, publicTicketView, ticketView, ticketWithMessagesView } from './views.js';
-
-export const DEFAULT_PAGE_SIZE = 25;
+/** `If-Match: *`: any current version matches. */
+export const ANY_VERSION = '*';
 const CUSTOMER_ACTOR = 'customer';
 
 /**
@@ -224,20 +225,31 @@ export class TicketService {
     return ticketWithMessagesView(await this.mustGet(ticketId));
   }
 
-  /** Whitelisted changes under optimistic concurrency: `expectedVersion` comes from If-Match. */
-  async patch(ticketId: string, expectedVersion: number, patch: TicketPatch, by: Principal): Promise<Ticket> {
-    const current = await this.repo.getTicket(ticketId);
-    if (!current) throw notFound('Ticket');
-    if (current.version !== expectedVersion) throw preconditionFailed();
-    if (patch.assigned_to !== undefined) await this.checkAssignment(current, patch.assigned_to, by);
-    const change = planChange(current, patch, by.id, this.now());
-    if (isNoop(change)) return ticketView(current);
-    try {
-      return ticketView(await this.repo.update(current, change, this.now()));
-    } catch (err) {
-      if (!(err instanceof WriteConflict)) throw err;
-      if (!(await this.repo.getTicket(ticketId))) throw notFound('Ticket');
-      throw preconditionFailed();
+  /**
+   * Whitelisted changes under optimistic concurrency: `expectedVersion` comes from If-Match. ANY_VERSION
+   * (`If-Match: *`) applies the change to whatever version is current, re-reading if a write came in between.
+   */
+  async patch(
+    ticketId: string,
+    expectedVersion: number | typeof ANY_VERSION,
+    patch: TicketPatch,
+    by: Principal,
+  ): Promise<Ticket> {
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.repo.getTicket(ticketId);
+      if (!current) throw notFound('Ticket');
+      if (expectedVersion !== ANY_VERSION && current.version !== expectedVersion) throw preconditionFailed();
+      if (patch.assigned_to !== undefined) await this.checkAssignment(current, patch.assigned_to, by);
+      const change = planChange(current, patch, by.id, this.now());
+      if (isNoop(change)) return ticketView(current);
+      try {
+        return ticketView(await this.repo.update(current, change, this.now()));
+      } catch (err) {
+        if (!(err instanceof WriteConflict)) throw err;
+        if (!(await this.repo.getTicket(ticketId))) throw notFound('Ticket');
+        if (expectedVersion !== ANY_VERSION) throw preconditionFailed();
+        if (attempt >= 4) throw conflict('The ticket kept changing while the change was applied; retry');
+      }
     }
   }
 
@@ -247,7 +259,7 @@ export class TicketService {
       assignee === null ? current.assigned_to === undefined || current.assigned_to === by.email : assignee === by.email;
     if (!own && !hasRole(by, 'manager')) throw forbidden('Agents may only assign tickets to themselves');
     if (assignee !== null && !(await this.deps.userExists(assignee))) {
-      throw badRequest('assigned_to is not an agent account', [{ path: 'assigned_to', message: 'unknown agent' }]);
+      throw badRequest('assigned_to is not an agent account', [{ path: 'body.assigned_to', message: 'unknown agent' }]);
     }
   }
 
