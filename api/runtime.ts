@@ -13,6 +13,8 @@ import type { Config } from './config.js';
 import { type BootstrapKey, bootstrapAdminKey, prepareTables, startDatabase, tokenSigningKey } from './db/bootstrap.js';
 import { createDynamoClients, type DynamoClients } from './db/client.js';
 import { checkTables } from './db/health.js';
+import { IdempotencyStore } from './db/idempotency-store.js';
+import { Idempotency } from './http/idempotency.js';
 import { createRateLimiters } from './http/rate-limits.js';
 import type { Logger } from './logger.js';
 import { TicketExport } from './reports/export.js';
@@ -87,6 +89,13 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
         config.rateLimits,
         // One attempt's deadline: a limiter that fails open gains nothing from retries.
         { doc: dynamo.doc, table: tableNames.ratelimits, deadlineMs: config.dynamo.timeoutMs },
+        logger,
+      ),
+      idempotency: new Idempotency(
+        new IdempotencyStore(dynamo.doc, tableNames.ratelimits, {
+          mac: deriveKey(signingSecret, 'idempotency-mac'),
+          seal: deriveKey(signingSecret, 'idempotency-seal'),
+        }),
         logger,
       ),
       auth,

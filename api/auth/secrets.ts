@@ -4,7 +4,13 @@
  */
 import { hkdfSync } from 'node:crypto';
 
-export type KeyPurpose = 'access-token' | 'list-cursor';
+export type KeyPurpose =
+  | 'access-token'
+  | 'list-cursor'
+  /** MACs naming an idempotency record (key and caller) and fingerprinting its request. */
+  | 'idempotency-mac'
+  /** Encryption of the responses kept for replay (they may carry a ticket's access token or a new API key). */
+  | 'idempotency-seal';
 
 export function deriveKey(secret: string, purpose: KeyPurpose): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, 'freeda', `freeda:${purpose}`, 32));

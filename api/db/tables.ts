@@ -143,8 +143,14 @@ export const principalsTable: TableDefinition = {
 };
 
 /**
- * Rate-limit counters shared by every task: one item per client key and fixed window, incremented
- * atomically, deleted by TTL once the window is over.
+ * Short-lived records of the requests themselves, shared by every task and deleted by TTL, read by primary
+ * key only. Two key spaces:
+ * - rate-limit counters: one item per limiter, client key and fixed window (`<limiter>:<client>:<window>`),
+ *   incremented atomically;
+ * - idempotency records (`idem#<MAC of caller and key>`): the first response to a request sent with an
+ *   `Idempotency-Key`, kept for replay (api/db/idempotency-store.ts).
+ * They share a table because they share its whole profile: small items written and read once per request,
+ * per-client keys, expiry within a day through the same TTL attribute, no index, never listed.
  */
 export const rateLimitsTable: TableDefinition = {
   suffix: 'ratelimits',
@@ -154,6 +160,9 @@ export const rateLimitsTable: TableDefinition = {
   indexes: [],
   ttlAttribute: 'expires_at',
 };
+
+/** Prefix of the idempotency records' keys in the rate-limits table (limiter names never contain `#`). */
+export const IDEMPOTENCY_KEY_PREFIX = 'idem#';
 
 export const TABLES: TableDefinition[] = [ticketsTable, principalsTable, rateLimitsTable];
 

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { Role } from '../auth/principal.js';
 import type { AuthService } from '../auth/service.js';
 import { Email, NonBlank, Timestamp } from '../tickets/model.js';
+import type { Idempotency } from './idempotency.js';
 import type { RateLimiters } from './rate-limits.js';
 import { ApiRouter } from './route.js';
 
@@ -46,9 +47,14 @@ const ApiKeyCreated = z
   })
   .meta({ id: 'ApiKeyCreated' });
 
-export function authRouter(registry: OpenAPIRegistry, auth: AuthService, limits: RateLimiters) {
+export function authRouter(
+  registry: OpenAPIRegistry,
+  auth: AuthService,
+  limits: RateLimiters,
+  idempotency?: Idempotency,
+) {
   const tags: ['auth'] = ['auth'];
-  return new ApiRouter(registry, auth)
+  return new ApiRouter(registry, auth, idempotency)
     .add(
       {
         method: 'post',
@@ -90,6 +96,7 @@ export function authRouter(registry: OpenAPIRegistry, auth: AuthService, limits:
         tags,
         access: 'admin',
         body: NewUser,
+        idempotent: true,
         success: { status: 201, description: 'Created', schema: CreatedUser },
         errors: { 409: 'A user with this e-mail exists' },
       },
@@ -106,6 +113,7 @@ export function authRouter(registry: OpenAPIRegistry, auth: AuthService, limits:
         tags,
         access: 'admin',
         body: NewApiKey,
+        idempotent: true,
         success: { status: 201, description: 'Created', schema: ApiKeyCreated },
         errors: { 409: 'Key id collision (vanishingly rare); retry' },
       },

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { AuthService } from '../auth/service.js';
 import { CreatePublicTicket, NewCustomerMessage, PublicMessage, PublicTicket, TicketId } from '../tickets/model.js';
 import type { TicketService } from '../tickets/service.js';
+import type { Idempotency } from './idempotency.js';
 import type { RateLimiters } from './rate-limits.js';
 import { ApiRouter } from './route.js';
 
@@ -25,10 +26,11 @@ export function publicRouter(
   auth: AuthService,
   tickets: TicketService,
   limits: RateLimiters,
+  idempotency?: Idempotency,
 ) {
   const tags: ['public'] = ['public'];
   const NOT_OPENED = 'No such ticket, or the token does not open it';
-  return new ApiRouter(registry, auth)
+  return new ApiRouter(registry, auth, idempotency)
     .add(
       {
         method: 'post',
@@ -41,6 +43,7 @@ export function publicRouter(
         tags,
         access: 'none',
         limits: [limits.ticketCreation],
+        idempotent: true,
         body: CreatePublicTicket,
         success: { status: 201, description: 'Ticket opened', schema: Created, headers: ['Location'] },
       },
@@ -76,6 +79,7 @@ export function publicRouter(
         access: 'ticket_token',
         params: TicketParams,
         limits: [limits.customerMessages],
+        idempotent: true,
         body: NewCustomerMessage,
         success: {
           status: 201,

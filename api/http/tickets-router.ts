@@ -16,6 +16,7 @@ import {
 } from '../tickets/model.js';
 import { ANY_VERSION, type TicketService } from '../tickets/service.js';
 import { etag } from '../tickets/views.js';
+import type { Idempotency } from './idempotency.js';
 import { ApiRouter } from './route.js';
 
 const TicketParams = z.strictObject({ ticket_id: TicketId });
@@ -39,9 +40,14 @@ function expectedVersion(ifMatch: string | undefined): number | typeof ANY_VERSI
   return Number(match[1]);
 }
 
-export function ticketsRouter(registry: OpenAPIRegistry, auth: AuthService, tickets: TicketService) {
+export function ticketsRouter(
+  registry: OpenAPIRegistry,
+  auth: AuthService,
+  tickets: TicketService,
+  idempotency?: Idempotency,
+) {
   const tags: ['tickets'] = ['tickets'];
-  return new ApiRouter(registry, auth)
+  return new ApiRouter(registry, auth, idempotency)
     .add(
       {
         method: 'get',
@@ -118,6 +124,7 @@ export function ticketsRouter(registry: OpenAPIRegistry, auth: AuthService, tick
         access: 'agent',
         params: TicketParams,
         body: NewAgentMessage,
+        idempotent: true,
         success: {
           status: 201,
           description: "Message stored; the ETag is the ticket's version after it",

@@ -1,14 +1,16 @@
 /**
  * The OpenAPI document tells the truth: every operation is driven on the real app (success, validation,
- * credentials, not found, preconditions, rate limits, an unavailable table) and every response is checked
+ * credentials, not found, preconditions, rate limits, Idempotency-Key replays and refusals, an unavailable
+ * table) and every response is checked
  * against the document — status declared, body valid against its schema, declared headers present and valid,
  * no API header undeclared. The suite fails if the app serves a route the document does not list, or the
  * document lists an operation this suite never drove.
  */
+import { randomUUID } from 'node:crypto';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { expect } from 'chai';
 import type { Response } from 'supertest';
-import { startAssistantHarness } from '../support/assistant.js';
+import { eventually, startAssistantHarness } from '../support/assistant.js';
 import { ADMIN_KEY, type Harness, startHarness } from '../support/harness.js';
 import { type FakeMistral, startFakeMistral } from '../support/mistral-server.js';
 import { appRoutes, Conformance } from '../support/openapi-conformance.js';
@@ -34,7 +36,9 @@ describe('OpenAPI document conformance (every route, every response checked agai
   let agent: { email: string; token: string };
   let manager: { email: string; token: string };
 
-  before(async () => {
+  before(async function () {
+    // The first suite of a run may wait for DynamoDB Local's JVM to start on a busy machine.
+    this.timeout(120_000);
     fake = await startFakeMistral();
     h = await startAssistantHarness(fake);
     doc = new Conformance((await h.http().get('/openapi.json').expect(200)).body);
@@ -251,6 +255,71 @@ describe('OpenAPI document conformance (every route, every response checked agai
     await call('revokeApiKey', 400, { params: { key_id: 'x' }, token: ADMIN_KEY });
     await call('revokeApiKey', 204, { params: keyId, token: ADMIN_KEY });
     await call('revokeApiKey', 404, { params: keyId, token: ADMIN_KEY });
+  });
+
+  it('Idempotency-Key: on every creation route a replay marked Idempotent-Replayed, and a reused key (422)', async () => {
+    const t = await h.ticket();
+    const email = `replayed-${Date.now()}@freeda.test`;
+    const user = { email, name: 'Replayed', role: 'agent', password: 'a long enough passphrase' };
+    const routes: Array<[string, Call, object]> = [
+      ['createPublicTicket', { body: { message: 'Plus de tonalité' } }, { message: 'Autre chose' }],
+      [
+        'addPublicMessage',
+        { params: { ticket_id: t.id }, token: t.token, body: { content: 'Toujours rien' } },
+        { content: 'Autre chose' },
+      ],
+      [
+        'addTicketMessage',
+        { params: { ticket_id: t.id }, token: agent.token, body: { content: 'On regarde' } },
+        { content: 'Autre chose' },
+      ],
+      ['createUser', { token: ADMIN_KEY, body: user }, { ...user, name: 'Someone else' }],
+      [
+        'createApiKey',
+        { token: ADMIN_KEY, body: { name: 'Replayed', role: 'agent' } },
+        { name: 'Other', role: 'agent' },
+      ],
+    ];
+    for (const [operationId, c, otherBody] of routes) {
+      const headers = { 'idempotency-key': randomUUID() };
+      const first = await call(operationId, 201, { ...c, headers });
+      expect(first.headers, operationId).to.not.have.property('idempotent-replayed');
+      const replay = await call(operationId, 201, { ...c, headers });
+      expect(replay.headers['idempotent-replayed'], operationId).to.equal('true');
+      expect(replay.text, operationId).to.equal(first.text);
+      const reused = await call(operationId, 422, { ...c, headers, body: otherBody });
+      expect(reused.body.error.code, operationId).to.equal('idempotency_key_reused');
+      const malformed = await call(operationId, 400, { ...c, headers: { 'idempotency-key': 'k'.repeat(256) } });
+      expect(malformed.body.error.details[0].path, operationId).to.equal('headers.idempotency-key');
+    }
+  });
+
+  it('Idempotency-Key: a repeat while the first request runs is a 409 with Retry-After', async () => {
+    // The assistant's reply is part of opening a ticket: holding it keeps the first request in flight.
+    const slow = await startAssistantHarness(fake, {
+      ASSISTANT_REPLY_TIMEOUT_MS: '30000',
+      MISTRAL_TIMEOUT_MS: '30000',
+    });
+    let release = () => {};
+    try {
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      fake.next('reply', { until: held, answer: { content: 'Redémarrez votre box.\n--\nAgent Free' } });
+      const replies = fake.calls('reply').length;
+      const keyed = { headers: { 'idempotency-key': randomUUID() }, body: { message: 'Coupures tous les soirs' } };
+      const first = drive(slow, 'createPublicTicket', 201, keyed);
+      await eventually('the first request reaches the assistant', () => fake.calls('reply').length > replies);
+      const during = await drive(slow, 'createPublicTicket', 409, keyed);
+      expect(during.body.error.code).to.equal('idempotency_request_in_progress');
+      expect(during.headers['retry-after']).to.equal('1');
+      release();
+      await first;
+      await drive(slow, 'createPublicTicket', 201, keyed);
+    } finally {
+      release();
+      await slow.close();
+    }
   });
 
   it('rate limits: 429 with Retry-After and the RateLimit headers, which successes carry too', async () => {
