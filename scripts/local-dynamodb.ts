@@ -4,8 +4,9 @@
  * database). In memory unless `--data-dir` is given; stops on Ctrl-C or SIGTERM. Then:
  *   DYNAMODB_ENDPOINT=http://127.0.0.1:8000 npm run db:create-tables
  */
-import { parseArgs } from 'node:util';
+
 import { LocalEngineError, startLocalEngine } from '../api/db/local-engine.js';
+import { commandLine } from './lib/command-line.js';
 
 const USAGE = `Usage: npm run db:local [-- --port 8000] [--data-dir DIR]
 
@@ -17,17 +18,10 @@ Then create the tables:  DYNAMODB_ENDPOINT=http://127.0.0.1:<port> npm run db:cr
 `;
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      port: { type: 'string', default: '8000' },
-      'data-dir': { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
+  const values = commandLine(USAGE, {
+    port: { type: 'string', default: '8000' },
+    'data-dir': { type: 'string' },
   });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     process.stderr.write(`--port: expected a port number from 1 to 65535 (got ${JSON.stringify(values.port)})\n`);

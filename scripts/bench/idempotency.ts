@@ -13,35 +13,34 @@
  * call adds a network round trip (a few milliseconds) to a keyed request.
  */
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createDynamoClients } from '../../api/db/client.js';
 import { IDEMPOTENCY_KEY_PREFIX } from '../../api/db/tables.js';
 import { createTables, freePort, startLocalDynamoDB } from '../../test/support/local-dynamodb.js';
+import { commandLine } from '../lib/command-line.js';
 import { commit, type Figures, fmt, load, machine, median, startServer } from './lib.js';
 
-const { values: args } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '5' },
-    connections: { type: 'string', default: '10' },
-    rounds: { type: 'string', default: '3' },
-    compiled: { type: 'boolean', default: false },
-    help: { type: 'boolean', default: false },
-  },
-});
-if (args.help) {
-  console.log(`Usage: npm run bench:idempotency [-- options]
+const args = commandLine(
+  `
+Usage: npm run bench:idempotency [-- options]
 
 Measures public ticket creation without a key, with a fresh Idempotency-Key per request, and as a replay,
 through the service on DynamoDB Local; then the size and write capacity of a kept record.
 
+Options:
   --duration <s>      seconds per measured run (default 5)
   --connections <n>   concurrent connections (default 10)
   --rounds <n>        rounds of the three runs, in turn (default 3); the median is reported
   --compiled          run dist/api/server.js (npm run build first) instead of the TypeScript sources
-  --help              this text`);
-  process.exit(0);
-}
+  --help              this text
+`,
+  {
+    duration: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '3' },
+    compiled: { type: 'boolean', default: false },
+  },
+);
 const duration = Number(args.duration);
 const connections = Number(args.connections);
 const rounds = Number(args.rounds);
