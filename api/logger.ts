@@ -3,6 +3,7 @@
  * on every key of the line, however deep, and on string values that look like bearer credentials.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import winston from 'winston';
 
@@ -57,10 +58,18 @@ export function createLogger({ level, stream, silent }: LoggerOptions): Logger {
 }
 
 /** The per-request child logger (carries `request_id`), kept for the duration of the request. */
-const requestScope = new AsyncLocalStorage<{ logger: Logger; requestId: string }>();
+const requestScope = new AsyncLocalStorage<{ logger: Logger; requestId: string; key: string }>();
 
 export function runWithRequestScope<T>(scope: { logger: Logger; requestId: string }, fn: () => T): T {
-  return requestScope.run(scope, fn);
+  return requestScope.run({ ...scope, key: `${scope.requestId}:${randomUUID()}` }, fn);
+}
+
+/**
+ * A key unique to the current request (its id plus a value drawn by the service, since a client may send
+ * the same X-Request-Id twice); what the request's transaction tokens derive from. Undefined outside one.
+ */
+export function currentRequestKey(): string | undefined {
+  return requestScope.getStore()?.key;
 }
 
 export function currentRequestId(): string | undefined {

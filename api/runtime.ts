@@ -15,6 +15,7 @@ import { createDynamoClients, type DynamoClients } from './db/client.js';
 import { checkTables } from './db/health.js';
 import { type LocalEngine, startLocalEngine } from './db/local-engine.js';
 import { ensureTables, missingTables } from './db/schema.js';
+import { EventLog } from './events/log.js';
 import { createRateLimiters } from './http/rate-limits.js';
 import { localSecret } from './local-secrets.js';
 import type { Logger } from './logger.js';
@@ -87,7 +88,8 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     new TokenService(deriveKey(signingSecret, 'access-token'), config.tokenTtlSeconds),
     bootstrapKey,
   );
-  const ticketRepository = new TicketRepository(dynamo.doc, tableNames.tickets);
+  const events = new EventLog(dynamo.doc, tableNames.events, config.eventsRetentionDays);
+  const ticketRepository = new TicketRepository(dynamo.doc, tableNames.tickets, events);
   const assistant = buildAssistant({
     config,
     logger,
@@ -97,6 +99,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
   });
   const tickets = new TicketService({
     repository: ticketRepository,
+    events,
     assistant,
     cursors: new CursorCodec(deriveKey(signingSecret, 'list-cursor')),
     userExists: (email) => auth.userExists(email),

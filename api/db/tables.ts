@@ -155,7 +155,36 @@ export const rateLimitsTable: TableDefinition = {
   ttlAttribute: 'expires_at',
 };
 
-export const TABLES: TableDefinition[] = [ticketsTable, principalsTable, rateLimitsTable];
+/**
+ * The event log (DESIGN 3b): one item per change, written in the change's own transaction. A ticket's history
+ * is the Query of its partition (`ticket_id`, then `event_id` in time order); the feed index keys every event
+ * by its day (`feed_bucket`, `YYYY-MM-DD`) and its id, so "every event after X" is one Query per day. Items
+ * expire after EVENTS_RETENTION_DAYS through TTL.
+ */
+export const EVENTS_FEED_INDEX = {
+  name: 'feed-index',
+  partitionAttribute: 'feed_bucket',
+  sortAttribute: 'event_id',
+} as const;
+
+export const eventsTable: TableDefinition = {
+  suffix: 'events',
+  envVar: 'EVENTS_TABLE',
+  defaultName: 'freeda-events',
+  partitionKey: { name: 'ticket_id', type: 'S' },
+  sortKey: { name: 'event_id', type: 'S' },
+  indexes: [
+    {
+      name: EVENTS_FEED_INDEX.name,
+      partitionKey: { name: EVENTS_FEED_INDEX.partitionAttribute, type: 'S' },
+      sortKey: { name: EVENTS_FEED_INDEX.sortAttribute, type: 'S' },
+      projection: 'ALL',
+    },
+  ],
+  ttlAttribute: 'expires_at',
+};
+
+export const TABLES: TableDefinition[] = [ticketsTable, principalsTable, rateLimitsTable, eventsTable];
 
 /** Every attribute used in a key of the table or of one of its indexes, with its type. */
 export function keyAttributes(def: TableDefinition): KeyAttribute[] {

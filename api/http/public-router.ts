@@ -2,7 +2,15 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import type { AuthService } from '../auth/service.js';
-import { CreatePublicTicket, NewCustomerMessage, PublicMessage, PublicTicket, TicketId } from '../tickets/model.js';
+import {
+  CreatePublicTicket,
+  NewCustomerMessage,
+  PageQuery,
+  PublicMessage,
+  PublicMessagePage,
+  PublicTicket,
+  TicketId,
+} from '../tickets/model.js';
 import type { TicketService } from '../tickets/service.js';
 import type { RateLimiters } from './rate-limits.js';
 import { errors, ok } from './responses.js';
@@ -49,7 +57,7 @@ export function publicRouter(
       {
         method: 'get',
         path: '/v1/public/tickets/{ticket_id}',
-        summary: 'Read my ticket and its conversation',
+        summary: 'Read my ticket with the first page of its conversation (oldest first)',
         tags,
         access: 'ticket_token',
         params: TicketParams,
@@ -57,6 +65,21 @@ export function publicRouter(
       },
       async ({ params, bearer, res }) => {
         res.json(await tickets.getPublic(params.ticket_id, bearer));
+      },
+    )
+    .add(
+      {
+        method: 'get',
+        path: '/v1/public/tickets/{ticket_id}/messages',
+        summary: 'Read my conversation a page at a time, oldest first',
+        tags,
+        access: 'ticket_token',
+        params: TicketParams,
+        query: PageQuery,
+        responses: { ...ok(200, 'A page of messages', PublicMessagePage), ...errors(400, 401, 404) },
+      },
+      async ({ params, bearer, query, res }) => {
+        res.json(await tickets.publicMessages(params.ticket_id, bearer, query));
       },
     )
     .add(

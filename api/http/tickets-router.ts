@@ -3,11 +3,13 @@ import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import type { AuthService } from '../auth/service.js';
 import { preconditionFailed, preconditionRequired } from '../errors.js';
+import { EventPage } from '../events/model.js';
 import {
-  HistoryEvent,
   ListQuery,
   Message,
+  MessagePage,
   NewAgentMessage,
+  PageQuery,
   Ticket,
   TicketId,
   TicketPage,
@@ -51,7 +53,8 @@ export function ticketsRouter(registry: OpenAPIRegistry, auth: AuthService, tick
       {
         method: 'get',
         path: '/v1/tickets/{ticket_id}',
-        summary: 'Read a ticket with its whole conversation',
+        summary:
+          'Read a ticket with the first page of its conversation (oldest first; the rest through its messages route)',
         tags,
         access: 'agent',
         params: TicketParams,
@@ -83,6 +86,21 @@ export function ticketsRouter(registry: OpenAPIRegistry, auth: AuthService, tick
         const ticket = await tickets.patch(params.ticket_id, version, body, principal);
         res.setHeader('ETag', etag(ticket.version));
         res.json(ticket);
+      },
+    )
+    .add(
+      {
+        method: 'get',
+        path: '/v1/tickets/{ticket_id}/messages',
+        summary: 'Read the conversation a page at a time, oldest first, internal notes included',
+        tags,
+        access: 'agent',
+        params: TicketParams,
+        query: PageQuery,
+        responses: { ...ok(200, 'A page of messages', MessagePage), ...errors(400, 401, 403, 404) },
+      },
+      async ({ params, query, res }) => {
+        res.json(await tickets.messages(params.ticket_id, query));
       },
     )
     .add(
@@ -126,28 +144,30 @@ export function ticketsRouter(registry: OpenAPIRegistry, auth: AuthService, tick
       {
         method: 'get',
         path: '/v1/tickets/{ticket_id}/history',
-        summary: 'What happened to the ticket, in order',
+        summary: 'What happened to the ticket: its events from the event log, oldest first, a page at a time',
         tags,
         access: 'agent',
         params: TicketParams,
-        responses: { ...ok(200, 'Events', z.object({ events: z.array(HistoryEvent) })), ...errors(400, 401, 403, 404) },
+        query: PageQuery,
+        responses: { ...ok(200, 'A page of events', EventPage), ...errors(400, 401, 403, 404) },
       },
-      async ({ params, res }) => {
-        res.json({ events: await tickets.history(params.ticket_id) });
+      async ({ params, query, res }) => {
+        res.json(await tickets.history(params.ticket_id, query));
       },
     )
     .add(
       {
         method: 'delete',
         path: '/v1/tickets/{ticket_id}',
-        summary: 'Delete a ticket and its conversation',
+        summary:
+          'Delete a ticket and its conversation (refuses new messages at once; its event log keeps ticket.deleted)',
         tags,
         access: 'admin',
         params: TicketParams,
         responses: { 204: { description: 'Deleted' }, ...errors(400, 401, 403, 404) },
       },
-      async ({ params, res }) => {
-        await tickets.delete(params.ticket_id);
+      async ({ params, principal, res }) => {
+        await tickets.delete(params.ticket_id, principal);
         res.status(204).end();
       },
     ).router;

@@ -81,7 +81,15 @@ export const Ticket = z
   .meta({ id: 'Ticket' });
 export type Ticket = z.infer<typeof Ticket>;
 
-export const TicketWithMessages = Ticket.extend({ messages: z.array(Message) }).meta({ id: 'TicketWithMessages' });
+const MessagesNextCursor = z.string().nullable().meta({
+  description:
+    'The conversation carries its first page only: pass this cursor to the messages route for the next one (null: no more)',
+});
+
+export const TicketWithMessages = Ticket.extend({
+  messages: z.array(Message).meta({ description: 'The first page of the conversation, oldest first' }),
+  messages_next_cursor: MessagesNextCursor,
+}).meta({ id: 'TicketWithMessages' });
 export type TicketWithMessages = z.infer<typeof TicketWithMessages>;
 
 /** What the customer sees: no internal notes, no analytics, no agent e-mail, no assignment. */
@@ -95,23 +103,11 @@ export const PublicTicket = z
     created_at: Timestamp,
     updated_at: Timestamp,
     closed_at: Timestamp.optional(),
-    messages: z.array(PublicMessage),
+    messages: z.array(PublicMessage).meta({ description: 'The first page of the conversation, oldest first' }),
+    messages_next_cursor: MessagesNextCursor,
   })
   .meta({ id: 'PublicTicket' });
 export type PublicTicket = z.infer<typeof PublicTicket>;
-
-export const HistoryEvent = z
-  .object({
-    type: z.enum(['created', 'message', 'status_changed', 'assigned', 'priority_changed', 'tags_changed']),
-    at: Timestamp,
-    by: z.string().optional(),
-    from: z.unknown().optional(),
-    to: z.unknown().optional(),
-    message_id: z.string().optional(),
-    message_type: MessageType.optional(),
-  })
-  .meta({ id: 'HistoryEvent' });
-export type HistoryEvent = z.infer<typeof HistoryEvent>;
 
 const content = z.string().trim().min(1, 'must not be empty').max(10_000, 'at most 10000 characters');
 const tag = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'tags are 1-32 lowercase letters, digits, "-" or "_"');
@@ -148,6 +144,13 @@ const QueryTimestamp = z
   .transform((s) => new Date(s.length === 10 ? `${s}T00:00:00Z` : s).toISOString());
 
 /** Query strings arrive as strings: numbers are parsed strictly, so `limit=abc` is a 400, never a default. */
+const Limit = z
+  .string()
+  .regex(/^\d+$/, 'limit is a whole number from 1 to 100')
+  .transform(Number)
+  .pipe(z.number().int().min(1, 'limit is at least 1').max(100, 'limit is at most 100'));
+const Cursor = z.string().max(2048);
+
 export const ListQuery = z
   .strictObject({
     status: Status.optional(),
@@ -155,13 +158,8 @@ export const ListQuery = z
     assigned_to: Email.optional(),
     created_from: QueryTimestamp.optional(),
     created_to: QueryTimestamp.optional(),
-    limit: z
-      .string()
-      .regex(/^\d+$/, 'limit is a whole number from 1 to 100')
-      .transform(Number)
-      .pipe(z.number().int().min(1, 'limit is at least 1').max(100, 'limit is at most 100'))
-      .optional(),
-    cursor: z.string().max(2048).optional(),
+    limit: Limit.optional(),
+    cursor: Cursor.optional(),
   })
   .refine((q) => !q.created_from || !q.created_to || q.created_from <= q.created_to, {
     message: 'created_from must not be after created_to',
@@ -173,3 +171,23 @@ export const TicketPage = z
   .object({ items: z.array(Ticket), next_cursor: z.string().nullable() })
   .meta({ id: 'TicketPage' });
 export type TicketPage = z.infer<typeof TicketPage>;
+
+/** A page of a conversation or of a history: `limit` (1-100) and the `cursor` of the previous page. */
+export const PageQuery = z.strictObject({ limit: Limit.optional(), cursor: Cursor.optional() });
+export type PageQuery = z.infer<typeof PageQuery>;
+
+export const MessagePage = z
+  .object({
+    items: z.array(Message).meta({ description: 'Oldest first' }),
+    next_cursor: z.string().nullable().meta({ description: 'null: the end of the conversation' }),
+  })
+  .meta({ id: 'MessagePage' });
+export type MessagePage = z.infer<typeof MessagePage>;
+
+export const PublicMessagePage = z
+  .object({
+    items: z.array(PublicMessage).meta({ description: 'Oldest first' }),
+    next_cursor: z.string().nullable().meta({ description: 'null: the end of the conversation' }),
+  })
+  .meta({ id: 'PublicMessagePage' });
+export type PublicMessagePage = z.infer<typeof PublicMessagePage>;
