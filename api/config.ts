@@ -7,7 +7,7 @@ import { CONTAINER_PORT, ENV, PROXY_HOPS_ON_AWS, SECRET_ENV } from './contract.j
 import { eventsTable, principalsTable, rateLimitsTable, ticketsTable } from './db/tables.js';
 
 export type DynamoMode =
-  /** dynalite inside the process, persisted under DATA_DIR, tables created at start (laptop, CI). */
+  /** DynamoDB Local started by the service, persisted under DATA_DIR, tables created at start (laptop, CI). */
   | 'embedded'
   /** An explicit DynamoDB-compatible endpoint (tables must exist: `npm run db:create-tables`). */
   | 'endpoint'

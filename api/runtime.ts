@@ -2,7 +2,6 @@
  * The composition root: from a validated config to the app's dependencies. Chooses the DynamoDB endpoint
  * (embedded engine, explicit endpoint, or AWS), checks the tables, derives the keys and builds the services.
  */
-import { join } from 'node:path';
 import type { AppDeps } from './app.js';
 import type { Assistant } from './assistant/assistant.js';
 import { buildAssistant } from './assistant/build.js';
@@ -13,7 +12,7 @@ import { TokenService } from './auth/tokens.js';
 import type { Config } from './config.js';
 import { createDynamoClients, type DynamoClients } from './db/client.js';
 import { checkTables } from './db/health.js';
-import { type LocalEngine, startLocalEngine } from './db/local-engine.js';
+import { type LocalEngine, localDataPath, startLocalEngine } from './db/local-engine.js';
 import { ensureTables, missingTables } from './db/schema.js';
 import { EventLog } from './events/log.js';
 import { createRateLimiters } from './http/rate-limits.js';
@@ -43,7 +42,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
   let engine: LocalEngine | undefined;
   let endpoint = config.dynamo.endpoint;
   if (config.dynamo.mode === 'embedded') {
-    engine = await startLocalEngine({ path: join(config.dataDir, 'dynamodb') });
+    engine = await startLocalEngine({ path: localDataPath(config.dataDir) });
     endpoint = engine.endpoint;
   }
   const dynamo = createDynamoClients({ endpoint, region: config.awsRegion, timeoutMs: config.dynamo.timeoutMs });

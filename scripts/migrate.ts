@@ -13,7 +13,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../api/config.js';
 import { createDynamoClients, type DynamoClients } from '../api/db/client.js';
-import { type LocalEngine, startLocalEngine } from '../api/db/local-engine.js';
+import { type LocalEngine, localDataPath, startLocalEngine } from '../api/db/local-engine.js';
 import { ensureTables } from '../api/db/schema.js';
 import { TicketImportRepository } from '../api/tickets/import-repository.js';
 import { type MigrationResult, migrateRecords } from './legacy/migrator.js';
@@ -24,7 +24,7 @@ const USAGE = `Usage: npm run migrate -- --file <path> [options]
 
 Imports the legacy Freeda JSON store (an object keyed by ticket id, or a list of tickets) into the
 tickets table. The target comes from the same settings as the service:
-  DYNAMODB_ENDPOINT set     that endpoint (dynalite, DynamoDB Local)
+  DYNAMODB_ENDPOINT set     that endpoint (DynamoDB Local, a container...)
   NODE_ENV=production       AWS (AWS_REGION and the default credential chain)
   neither                   the embedded engine's data under DATA_DIR (stop \`npm start\` first)
   TICKETS_TABLE             the table name (default freeda-tickets)
@@ -210,7 +210,7 @@ async function main(argv: string[], report: Report, signal: AbortSignal): Promis
   try {
     let endpoint = config.dynamo.endpoint;
     if (config.dynamo.mode === 'embedded') {
-      const path = join(config.dataDir, 'dynamodb');
+      const path = localDataPath(config.dataDir);
       try {
         engine = await startLocalEngine({ path });
       } catch (err) {
@@ -222,7 +222,7 @@ async function main(argv: string[], report: Report, signal: AbortSignal): Promis
     }
     report.target = {
       mode: config.dynamo.mode,
-      ...(config.dynamo.mode === 'embedded' && { endpoint: join(config.dataDir, 'dynamodb') }),
+      ...(config.dynamo.mode === 'embedded' && { endpoint: localDataPath(config.dataDir) }),
       ...(config.dynamo.mode === 'endpoint' && { endpoint }),
       ...(config.awsRegion && { region: config.awsRegion }),
       table,

@@ -7,7 +7,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 export interface DynamoClientOptions {
-  /** Explicit endpoint (local engine, dynalite in tests); absent on AWS. */
+  /** Explicit endpoint (DynamoDB Local on a laptop and in tests); absent on AWS. */
   endpoint?: string;
   region?: string;
   /** Deadline of one attempt; with retries a call gives up after about maxAttempts times this. */

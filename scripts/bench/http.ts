@@ -10,7 +10,7 @@
  * Prints a Markdown table for docs/performance.md. Target: the service at 0.85 of bare Express or better.
  */
 import { parseArgs } from 'node:util';
-import { createTables, freePort, startDynaliteProcess } from '../../test/support/dynalite-process.js';
+import { createTables, freePort, startLocalDynamoDB } from '../../test/support/local-dynamodb.js';
 import { type ChildServer, commit, type Figures, fmt, load, machine, median, startServer } from './lib.js';
 
 const { values: args } = parseArgs({
@@ -31,7 +31,7 @@ console.log(
   `Commit ${commit()}, ${new Date().toISOString()}; ${rounds} rounds of ${duration} s, ${connections} connections\n`,
 );
 
-const engine = await startDynaliteProcess();
+const engine = await startLocalDynamoDB();
 const servers: ChildServer[] = [];
 try {
   const tables = await createTables(engine.endpoint);
@@ -106,5 +106,5 @@ try {
   console.log('\n(medians of the rounds; "capacity vs bare" = bare CPU per request / service CPU per request)');
 } finally {
   for (const s of servers) await s.stop();
-  await engine.stop();
+  await engine.close();
 }

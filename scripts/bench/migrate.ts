@@ -1,11 +1,11 @@
 /**
  * `npm run bench:migrate [-- --tickets 10000 --rtt-ms 0,5,20]`
  *
- * Generates a legacy JSON store, then imports it into dynalite twice in the same run:
+ * Generates a legacy JSON store, then imports it into DynamoDB Local twice in the same run:
  * - with the migration tool (`scripts/migrate.ts`, a child process, as operators run it);
  * - with the legacy method (the old script: one PutItem of the whole ticket per ticket, in sequence, into a
  *   legacy-shaped table), in this process.
- * `--rtt-ms` adds a network round trip in front of dynalite (a delaying proxy), because on loopback every call
+ * `--rtt-ms` adds a network round trip in front of DynamoDB Local (a delaying proxy), because on loopback every call
  * is nearly free while against DynamoDB each call costs a few milliseconds: that is what batching and bounded
  * concurrency buy. Prints the figures as a Markdown table for docs/performance.md.
  */

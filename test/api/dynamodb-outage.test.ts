@@ -1,17 +1,13 @@
 /**
- * DynamoDB outages against the real process: the service talks to dynalite (a process of its own) through a
+ * DynamoDB outages against the real process: the service talks to DynamoDB Local (a process of its own) through a
  * loopback proxy the test cuts. Refused, reset and stalled connections must give a 503 with Retry-After in the
  * JSON error shape within the per-call deadline (never a hang, never a crash), make readiness fail, and heal
  * by themselves once the endpoint is back: same process, no restart.
  */
 import { expect } from 'chai';
-import {
-  createTables,
-  type DynaliteProcess,
-  startDynaliteProcess,
-  type TableSet,
-} from '../support/dynalite-process.js';
+import { sharedEngine } from '../support/engine.js';
 import { ADMIN_KEY, SIGNING_KEY } from '../support/harness.js';
+import { createTables, type LocalEngine, type TableSet } from '../support/local-dynamodb.js';
 import { runService, type ServiceProcess } from '../support/process.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
@@ -37,7 +33,7 @@ interface Outcome {
 
 describe('DynamoDB outage (real process, endpoint behind a proxy the test cuts)', function () {
   this.timeout(30_000);
-  let engine: DynaliteProcess;
+  let engine: LocalEngine;
   let tables: TableSet;
   let proxy: TcpProxy;
   let service: ServiceProcess;
@@ -98,7 +94,7 @@ describe('DynamoDB outage (real process, endpoint behind a proxy the test cuts)'
   ];
 
   before(async () => {
-    engine = await startDynaliteProcess();
+    engine = await sharedEngine();
     tables = await createTables(engine.endpoint);
     proxy = await TcpProxy.start(engine.endpoint);
     service = await runService({
@@ -135,7 +131,6 @@ describe('DynamoDB outage (real process, endpoint behind a proxy the test cuts)'
       await service.exited;
     }
     await proxy?.close();
-    await engine?.stop();
   });
 
   afterEach(async () => {

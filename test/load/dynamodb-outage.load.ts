@@ -5,9 +5,10 @@
  * deadline and no connection breaks; once it is back, the same process serves 200s again. `npm run test:load`.
  */
 import { expect } from 'chai';
-import { createTables, type DynaliteProcess, startDynaliteProcess } from '../support/dynalite-process.js';
+import { sharedEngine } from '../support/engine.js';
 import { ADMIN_KEY, SIGNING_KEY } from '../support/harness.js';
 import { type Attempt, startLoad } from '../support/load.js';
+import { createTables, type LocalEngine } from '../support/local-dynamodb.js';
 import { runService, type ServiceProcess } from '../support/process.js';
 import { seedTickets } from '../support/seed.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
@@ -18,14 +19,14 @@ const DEADLINE_MS = 3 * ATTEMPT_MS + 600 + 3000;
 const PHASE_MS = 4000;
 
 describe('DynamoDB outage under load (load)', () => {
-  let engine: DynaliteProcess;
+  let engine: LocalEngine;
   let proxy: TcpProxy;
   let service: ServiceProcess;
   let ids: string[];
   let apiKey: string;
 
   before(async () => {
-    engine = await startDynaliteProcess();
+    engine = await sharedEngine();
     const tables = await createTables(engine.endpoint);
     ids = await seedTickets(engine.endpoint, tables.names.tickets as string, { to: 1000 });
     proxy = await TcpProxy.start(engine.endpoint);
@@ -48,7 +49,6 @@ describe('DynamoDB outage under load (load)', () => {
     service?.child.kill('SIGTERM');
     await service?.exited;
     await proxy?.close();
-    await engine?.stop();
   });
 
   for (const outage of ['stall', 'refuse'] as const) {

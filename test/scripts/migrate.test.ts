@@ -1,6 +1,6 @@
 /**
  * The legacy migration, run as operators run it: the real command line in a child process, against a
- * dynalite server on loopback, with the project's own legacy-format fixtures.
+ * DynamoDB Local on loopback, with the project's own legacy-format fixtures.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,7 @@
-/** One in-memory dynalite per test process, on a loopback port; every suite gets tables of its own. */
+/**
+ * One in-memory DynamoDB Local per test run (a JVM takes seconds to start), on a loopback port; every suite
+ * gets tables of its own. It stops when the test process ends (see api/db/local-engine.ts).
+ */
 import { randomBytes } from 'node:crypto';
 import { type LocalEngine, startLocalEngine } from '../../api/db/local-engine.js';
 

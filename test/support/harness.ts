@@ -1,5 +1,5 @@
 /**
- * The real app on real tables: dynalite on loopback, the production wiring (buildRuntime) from a config made
+ * The real app on real tables: DynamoDB Local on loopback, the production wiring (buildRuntime) from a config made
  * of environment variables, log lines captured for inspection, and helpers to make users and tickets.
  */
 import { Writable } from 'node:stream';

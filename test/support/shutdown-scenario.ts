@@ -1,5 +1,5 @@
 /**
- * Graceful shutdown under load, end to end: the real service process on dynalite (a process of its own), a
+ * Graceful shutdown under load, end to end: the real service process on DynamoDB Local (a process of its own), a
  * closed-loop load of agents writing internal notes on their tickets (two reads and a write in DynamoDB
  * each, made slower by a proxy so that many are in flight at any time), then SIGTERM. Shared by the test suite (small) and the load test (large).
  *
@@ -13,9 +13,10 @@ import { Agent, get as httpGet } from 'node:http';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { createDynamoClients } from '../../api/db/client.js';
 import { MESSAGE_SK_PREFIX } from '../../api/db/tables.js';
-import { createTables, startDynaliteProcess } from './dynalite-process.js';
+import { sharedEngine } from './engine.js';
 import { ADMIN_KEY, SIGNING_KEY } from './harness.js';
 import { type Attempt, now, startLoad, watchListener } from './load.js';
+import { createTables } from './local-dynamodb.js';
 import { runService } from './process.js';
 import { seedTickets } from './seed.js';
 import { TcpProxy } from './tcp-proxy.js';
@@ -82,7 +83,7 @@ async function storedNotes(endpoint: string, table: string, ticketIds: string[])
 }
 
 export async function runShutdownScenario(options: ShutdownScenarioOptions): Promise<ShutdownReport> {
-  const engine = await startDynaliteProcess();
+  const engine = await sharedEngine();
   let proxy: TcpProxy | undefined;
   try {
     const tables = await createTables(engine.endpoint);
@@ -177,7 +178,6 @@ export async function runShutdownScenario(options: ShutdownScenarioOptions): Pro
     };
   } finally {
     await proxy?.close();
-    await engine.stop();
   }
 }
 
