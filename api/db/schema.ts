@@ -4,6 +4,7 @@ import {
   DescribeTableCommand,
   type DynamoDBClient,
   ResourceNotFoundException,
+  UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { createTableInput, TABLES, type TableDefinition } from './tables.js';
 
@@ -45,6 +46,16 @@ export async function ensureTables(client: DynamoDBClient, names: TableNames): P
       if (i > 100) throw new Error(`table ${name} did not become ACTIVE`);
       await new Promise((r) => setTimeout(r, 100));
     }
+  }
+  // Expiry as on AWS (where the Pulumi program enables it from the same definition).
+  for (const [def, name] of tableEntries(names)) {
+    if (!missing.has(name) || !def.ttlAttribute) continue;
+    await client.send(
+      new UpdateTimeToLiveCommand({
+        TableName: name,
+        TimeToLiveSpecification: { AttributeName: def.ttlAttribute, Enabled: true },
+      }),
+    );
   }
   return [...missing];
 }
