@@ -33,6 +33,12 @@ export interface TableDefinition {
 
 /** Sort key of the ticket item; message items use `MSG#<created_at>#<message_id>`. */
 export const TICKET_SK = 'TICKET';
+/**
+ * The ticket's activity item: when the customer last wrote. Kept apart from the ticket item, which every list
+ * index projects whole (a customer's message then rewrites one small item, not eight index entries), and
+ * shared by the transactions of customer messages and closes, which it orders.
+ */
+export const ACTIVITY_SK = 'ACTIVITY';
 export const MESSAGE_SK_PREFIX = 'MSG#';
 
 /** Filters of the ticket list, in the order their values are joined in composite index keys. */

@@ -8,6 +8,7 @@
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { batchWriteAll } from '../db/batch.js';
 import {
+  ACTIVITY_SK,
   COMPOSITE_LIST_ATTRIBUTES,
   CREATED_AT,
   LIST_ALL_VALUE,
@@ -54,8 +55,6 @@ export interface TicketItem {
   first_response_at?: string;
   /** When an agent first replied: the assistant stays silent from then on. */
   agent_replied_at?: string;
-  /** Time of the latest customer message: closing stamps a later `closed_at`, never an earlier one. */
-  last_customer_message_at?: string;
   version: number;
   access_token_hash?: string;
   /** Present on a deleted ticket until its items are purged (a tombstone: nothing else remains on it). */
@@ -178,6 +177,7 @@ export class TicketRepository {
       const ticket = err.failed('ticket');
       if (ticket) throw new WriteConflict(conflictReason(ticket.item as TicketItem | undefined, writes));
       if (err.failed('new-ticket')) throw new WriteConflict('id_taken');
+      if (err.failed('activity')) throw new WriteConflict('late_close');
       throw err;
     }
   }
@@ -197,8 +197,17 @@ export class TicketRepository {
         item: {
           Put: {
             TableName: this.table,
-            Item: TicketRepository.withIndexAttributes({ ...ticket, last_customer_message_at: first.created_at }),
+            Item: TicketRepository.withIndexAttributes(ticket),
             ConditionExpression: 'attribute_not_exists(ticket_id)',
+          },
+        },
+      },
+      {
+        label: 'activity',
+        item: {
+          Put: {
+            TableName: this.table,
+            Item: { ticket_id: ticket.ticket_id, sk: ACTIVITY_SK, last_customer_message_at: first.created_at },
           },
         },
       },
@@ -208,8 +217,8 @@ export class TicketRepository {
   }
 
   /**
-   * A message with what it does to the ticket item: a customer's message is refused on a closed ticket and
-   * moves `last_customer_message_at`; a reply (agent or assistant) stamps the first response; an agent's
+   * A message with what it does to the ticket: a customer's message is refused on a closed ticket and moves
+   * the activity item's `last_customer_message_at` (the ticket item is only checked); a reply (agent or assistant) stamps the first response; an agent's
    * reply may carry a change of the ticket (`change`, planned on the ticket read at `version`).
    */
   addMessage(
@@ -220,9 +229,24 @@ export class TicketRepository {
     const update: TicketUpdate = { set: {}, setIfAbsent: {} };
     const condition: TicketCondition = {};
     if (message.type === 'customer') {
-      update.set = { last_customer_message_at: message.created_at };
-      condition.open = true;
-    } else if (message.type === 'assistant') {
+      return [
+        this.ticketCheck(message.ticket_id, true),
+        {
+          label: 'activity',
+          item: {
+            Update: {
+              TableName: this.table,
+              Key: { ticket_id: message.ticket_id, sk: ACTIVITY_SK },
+              UpdateExpression: 'SET last_customer_message_at = :at',
+              ExpressionAttributeValues: { ':at': message.created_at },
+            },
+          },
+        },
+        this.putMessage(message),
+        this.events.write(event),
+      ];
+    }
+    if (message.type === 'assistant') {
       update.setIfAbsent = { first_response_at: message.created_at };
       condition.open = true;
     } else if (message.type === 'agent') {
@@ -254,10 +278,9 @@ export class TicketRepository {
    */
   update(current: TicketItem, change: Change, now: string, event: TicketEvent): { writes: Write[]; next: TicketItem } {
     const { update, condition, next } = this.changeUpdate(change, now, current.version, current);
-    return {
-      writes: [this.ticketWrite(current.ticket_id, update, condition), this.events.write(event)],
-      next: next as TicketItem,
-    };
+    const writes = [this.ticketWrite(current.ticket_id, update, condition), this.events.write(event)];
+    if (condition.closingAt) writes.push(this.closingCheck(current.ticket_id, condition.closingAt));
+    return { writes, next: next as TicketItem };
   }
 
   /**
@@ -323,19 +346,49 @@ export class TicketRepository {
     };
   }
 
-  private ticketCheck(ticketId: string): Write {
+  /** The ticket exists, is not deleted and (`open`) not closed; nothing of it is written. */
+  private ticketCheck(ticketId: string, open = false): Write {
     return {
       label: 'ticket',
       item: {
         ConditionCheck: {
           TableName: this.table,
           Key: { ticket_id: ticketId, sk: TICKET_SK },
-          ConditionExpression: 'attribute_exists(ticket_id) AND attribute_not_exists(#d)',
-          ExpressionAttributeNames: { '#d': 'deleted_at' },
+          ConditionExpression: `attribute_exists(ticket_id) AND attribute_not_exists(#d)${open ? ' AND #st <> :closed' : ''}`,
+          ExpressionAttributeNames: { '#d': 'deleted_at', ...(open && { '#st': 'status' }) },
+          ...(open && { ExpressionAttributeValues: { ':closed': 'closed' } }),
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
       },
     };
+  }
+
+  /** Closing at `closingAt`: no customer message may be stored at or after it (the activity item orders both). */
+  private closingCheck(ticketId: string, closingAt: string): Write {
+    return {
+      label: 'activity',
+      item: {
+        ConditionCheck: {
+          TableName: this.table,
+          Key: { ticket_id: ticketId, sk: ACTIVITY_SK },
+          ConditionExpression: 'attribute_not_exists(#lc) OR #lc < :closing',
+          ExpressionAttributeNames: { '#lc': 'last_customer_message_at' },
+          ExpressionAttributeValues: { ':closing': closingAt },
+        },
+      },
+    };
+  }
+
+  /** When the customer last wrote, if ever (read before closing, to stamp a `closed_at` after it). */
+  async lastCustomerMessageAt(ticketId: string): Promise<string | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { ticket_id: ticketId, sk: ACTIVITY_SK },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item?.last_customer_message_at as string | undefined;
   }
 
   private changeUpdate(change: Change, now: string, version: number, current?: TicketItem) {
@@ -405,11 +458,6 @@ export class TicketRepository {
       names['#st'] = 'status';
       values[':closed'] = 'closed';
       conditions.push('#st <> :closed');
-    }
-    if (condition.closingAt) {
-      names['#lc'] = 'last_customer_message_at';
-      values[':closing'] = condition.closingAt;
-      conditions.push('(attribute_not_exists(#lc) OR #lc < :closing)');
     }
     const expression = [
       setClauses.length ? `SET ${setClauses.join(', ')}` : '',
@@ -651,12 +699,11 @@ export class TicketRepository {
 /** Why the ticket's condition failed, from the item as it was (ReturnValuesOnConditionCheckFailure). */
 function conflictReason(old: TicketItem | undefined, writes: readonly Write[]): ConflictReason {
   if (!old || old.deleted_at) return 'missing';
-  const values = (writes.find((w) => w.label === 'ticket')?.item.Update?.ExpressionAttributeValues ?? {}) as Record<
-    string,
-    unknown
-  >;
+  const write = writes.find((w) => w.label === 'ticket')?.item;
+  const values = (write?.Update?.ExpressionAttributeValues ??
+    write?.ConditionCheck?.ExpressionAttributeValues ??
+    {}) as Record<string, unknown>;
   if (values[':expected'] !== undefined && old.version !== values[':expected']) return 'version';
   if (values[':closed'] !== undefined && old.status === 'closed') return 'closed';
-  if (values[':closing'] !== undefined && old.last_customer_message_at !== undefined) return 'late_close';
   return 'version';
 }

@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { LIST_ALL_VALUE, listIndexFor, TICKET_SK } from '../db/tables.js';
+import { ACTIVITY_SK, LIST_ALL_VALUE, listIndexFor, TICKET_SK } from '../db/tables.js';
 import { commit, MAX_TRANSACTION_ITEMS, TransactionCancelled, type Write } from '../db/transaction.js';
 import type { EventLog } from '../events/log.js';
 import type { TicketEvent } from '../events/model.js';
@@ -137,12 +137,22 @@ export class TicketReshapeRepository {
         },
       });
     }
+    if (first?.type === 'customer') {
+      // The customer's last message time, for closes to come (never moved back by a rerun).
+      last.push({
+        label: 'activity',
+        item: {
+          Update: {
+            TableName: this.table,
+            Key: { ticket_id: id, sk: ACTIVITY_SK },
+            UpdateExpression: 'SET last_customer_message_at = if_not_exists(last_customer_message_at, :lc)',
+            ExpressionAttributeValues: { ':lc': first.created_at },
+          },
+        },
+      });
+    }
     const set: string[] = [];
     const values: Record<string, unknown> = { ':v': ticket.version };
-    if (first?.type === 'customer') {
-      set.push('last_customer_message_at = if_not_exists(last_customer_message_at, :lc)');
-      values[':lc'] = first.created_at;
-    }
     if (agentReply) {
       set.push('agent_replied_at = if_not_exists(agent_replied_at, :ar)');
       values[':ar'] = agentReply;

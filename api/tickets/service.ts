@@ -330,10 +330,11 @@ export class TicketService {
    * The time a change stamps: now, or just after the last customer message when closing (so a message is
    * never after `closed_at`, whatever the clocks of the tasks that wrote them).
    */
-  private changeTime(current: TicketItem, fields: FieldChanges): string {
+  private async changeTime(current: TicketItem, fields: FieldChanges): Promise<string> {
     const now = this.now();
-    if (fields.status !== 'closed' || !current.last_customer_message_at) return now;
-    return later(now, justAfter(current.last_customer_message_at));
+    if (fields.status !== 'closed' || current.status === 'closed') return now;
+    const last = await this.repo.lastCustomerMessageAt(current.ticket_id);
+    return last ? later(now, justAfter(last)) : now;
   }
 
   /** Whitelisted changes under optimistic concurrency: `expectedVersion` comes from If-Match. */
@@ -342,7 +343,7 @@ export class TicketService {
     if (current.version !== expectedVersion) throw preconditionFailed();
     if (patch.assigned_to !== undefined) await this.checkAssignment(current, patch.assigned_to, by);
     for (let attempt = 0; ; attempt++) {
-      const now = this.changeTime(current, patch);
+      const now = await this.changeTime(current, patch);
       const change = planChange(current, patch, now);
       if (isNoop(change)) return ticketView(current);
       const event = newEvent('ticket.updated', ticketId, by.id, now, { changes: change.changes });
@@ -423,7 +424,7 @@ export class TicketService {
     for (let attempt = 0; ; attempt++) {
       const current = await this.mustGet(ticketId);
       const fields = changesFor(current);
-      const now = this.changeTime(current, fields);
+      const now = await this.changeTime(current, fields);
       const change = planChange(current, fields, now);
       if (isNoop(change)) return current;
       const event = newEvent('ticket.updated', ticketId, actor, now, { changes: change.changes });
