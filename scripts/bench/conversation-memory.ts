@@ -64,12 +64,16 @@ try {
       headers: { 'content-type': 'application/json', ...(bearer && { authorization: `Bearer ${bearer}` }) },
       body: JSON.stringify(body),
     });
-    return (await res.json()) as Record<string, any>;
+    return (await res.json()) as {
+      ticket: { ticket_id: string; created_at: string };
+      access_token: string;
+      api_key: string;
+    };
   };
   const created = await post('/v1/public/tickets', { message: 'Ma box clignote en rouge', customer_name: 'Alice' });
-  const id = created.ticket.ticket_id as string;
-  const token = created.access_token as string;
-  const apiKey = (await post('/v1/api-keys', { name: 'bench', role: 'agent' }, ADMIN_KEY)).api_key as string;
+  const id = created.ticket.ticket_id;
+  const token = created.access_token;
+  const apiKey = (await post('/v1/api-keys', { name: 'bench', role: 'agent' }, ADMIN_KEY)).api_key;
 
   const { doc, client } = createDynamoClients({ endpoint: engine.endpoint, timeoutMs: 30_000 });
   const start = Date.parse(created.ticket.created_at) + 1000;

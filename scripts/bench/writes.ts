@@ -95,7 +95,7 @@ async function call(method: string, path: string, body: unknown, token: string) 
     body: JSON.stringify(body),
   });
   if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as Record<string, any>;
+  return (await res.json()) as { ticket: { ticket_id: string }; access_token: string; api_key: string };
 }
 const key = await call('POST', '/v1/api-keys', { name: 'bench', role: 'agent' }, ADMIN_KEY);
 const agentKey = key.api_key as string;

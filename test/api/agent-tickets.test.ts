@@ -254,7 +254,13 @@ describe('tickets API (agents and tools)', () => {
         .send({ status: 'closed' })
         .expect(200);
       const res = await h.http().get(`/v1/tickets/${t.id}/history`).set('authorization', as(agent)).expect(200);
-      type Event = { id: string; type: string; actor: string; created_at: string; data: Record<string, any> };
+      type Event = {
+        id: string;
+        type: string;
+        actor: string;
+        created_at: string;
+        data: { type?: string; changes?: Record<string, { before: unknown; after: unknown }> };
+      };
       const events = res.body.events as Event[];
       expect(events.map((e) => e.type)).to.deep.equal([
         'ticket.created',
@@ -269,7 +275,7 @@ describe('tickets API (agents and tools)', () => {
         assigned_to: { before: null, after: agent.email },
       });
       expect(events[3]).to.include({ actor: agent.email });
-      expect(events[3]?.data.changes.status).to.deep.equal({ before: 'in_progress', after: 'closed' });
+      expect(events[3]?.data.changes?.status).to.deep.equal({ before: 'in_progress', after: 'closed' });
       expect(res.body.next_cursor).to.equal(null);
       const ids = events.map((e) => e.id);
       expect(ids).to.deep.equal([...ids].sort());
