@@ -11,7 +11,7 @@ async function main(): Promise<number> {
   const config = loadConfig();
   if (config.dynamo.mode !== 'endpoint') {
     process.stderr.write(
-      'Set DYNAMODB_ENDPOINT to a local DynamoDB-compatible endpoint (the embedded engine of `npm start` creates ' +
+      'Set DYNAMODB_ENDPOINT to a local DynamoDB-compatible endpoint (the DynamoDB Local of `npm start` creates ' +
         'its own tables; on AWS the Pulumi program does).\n',
     );
     return 2;

@@ -12,6 +12,7 @@ import { constants, copyFileSync, readFileSync, renameSync, writeFileSync } from
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../api/config.js';
+import { type DataDirLock, lockDataDir } from '../api/data-dir.js';
 import { createDynamoClients, type DynamoClients } from '../api/db/client.js';
 import { type LocalEngine, localDataPath, startLocalEngine } from '../api/db/local-engine.js';
 import { ensureTables } from '../api/db/schema.js';
@@ -206,17 +207,18 @@ async function main(argv: string[], report: Report, signal: AbortSignal): Promis
   }
 
   let engine: LocalEngine | undefined;
+  let lock: DataDirLock | undefined;
   let dynamo: DynamoClients | undefined;
   try {
     let endpoint = config.dynamo.endpoint;
     if (config.dynamo.mode === 'embedded') {
       const path = localDataPath(config.dataDir);
       try {
+        // DynamoDB Local's data file has one owner at a time: not while `npm start` runs on it.
+        lock = lockDataDir(config.dataDir);
         engine = await startLocalEngine({ path });
       } catch (err) {
-        throw new Fatal(
-          `cannot open the embedded engine in ${path} (is \`npm start\` running?): ${(err as Error).message}`,
-        );
+        throw new Fatal(`cannot open DynamoDB Local in ${path}: ${(err as Error).message}`);
       }
       endpoint = engine.endpoint;
     }
@@ -309,6 +311,7 @@ async function main(argv: string[], report: Report, signal: AbortSignal): Promis
   } finally {
     dynamo?.client.destroy();
     await engine?.close();
+    lock?.release();
   }
 }
 

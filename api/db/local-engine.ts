@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { StartupError } from '../startup-error.js';
 import { createDynamoClients } from './client.js';
 
 export interface LocalEngine {
@@ -43,7 +44,7 @@ export function localDataPath(dataDir: string): string {
 }
 
 /** A start-up failure worth one line to the user (Java missing, the package missing...). */
-export class LocalEngineError extends Error {
+export class LocalEngineError extends StartupError {
   override name = 'LocalEngineError';
 }
 
@@ -51,14 +52,15 @@ export const JAVA_MISSING =
   'DynamoDB Local needs a Java 17+ runtime: install openjdk-17-jre-headless (Debian/Ubuntu) or another JRE 17+, ' +
   'or set DYNAMODB_ENDPOINT to a running DynamoDB';
 
-// `$1`: the read end of the parent's pipe is fd 0; the JVM gets /dev/null. The watcher subshell reads
-// until end of file, then stops the JVM; the shell's own exit status is the JVM's.
+// The read end of the parent's pipe is fd 0; the JVM gets /dev/null. The watcher subshell reads until end of
+// file (shell builtins only: it must not depend on PATH), then stops the JVM; the shell's own exit status is
+// the JVM's.
 const SUPERVISOR = [
   'exec 3<&0',
   '"$@" </dev/null 3<&- &',
   'engine=$!',
   'echo "dynamodb-local-pid $engine"',
-  '{ cat >/dev/null; kill "$engine" 2>/dev/null; } <&3 &',
+  '{ while read -r _; do :; done; kill "$engine" 2>/dev/null; } <&3 &',
   'exec 3<&-',
   'wait "$engine"',
 ].join('\n');
@@ -134,7 +136,7 @@ async function spawnOnce(port: number, options: LocalEngineOptions): Promise<Loc
   } else {
     args.push('-inMemory');
   }
-  const child: ChildProcess = spawn('sh', ['-c', SUPERVISOR, 'dynamodb-local', 'java', ...args], {
+  const child: ChildProcess = spawn('/bin/sh', ['-c', SUPERVISOR, 'dynamodb-local', 'java', ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,
   });

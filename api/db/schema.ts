@@ -3,6 +3,7 @@ import {
   CreateTableCommand,
   DescribeTableCommand,
   type DynamoDBClient,
+  ResourceInUseException,
   ResourceNotFoundException,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
@@ -37,7 +38,13 @@ export async function missingTables(client: DynamoDBClient, names: TableNames): 
 export async function ensureTables(client: DynamoDBClient, names: TableNames): Promise<string[]> {
   const missing = new Set(await missingTables(client, names));
   for (const [def, name] of tableEntries(names)) {
-    if (missing.has(name)) await client.send(new CreateTableCommand(createTableInput(def, name)));
+    if (!missing.has(name)) continue;
+    try {
+      await client.send(new CreateTableCommand(createTableInput(def, name)));
+    } catch (err) {
+      // The SDK retried a creation whose answer came too late: the table exists (or is being created).
+      if (!(err instanceof ResourceInUseException)) throw err;
+    }
   }
   for (const name of missing) {
     for (let i = 0; ; i++) {
