@@ -57,12 +57,17 @@ export async function ensureTables(client: DynamoDBClient, names: TableNames): P
   // Expiry as on AWS (where the Pulumi program enables it from the same definition).
   for (const [def, name] of tableEntries(names)) {
     if (!missing.has(name) || !def.ttlAttribute) continue;
-    await client.send(
-      new UpdateTimeToLiveCommand({
-        TableName: name,
-        TimeToLiveSpecification: { AttributeName: def.ttlAttribute, Enabled: true },
-      }),
-    );
+    await client
+      .send(
+        new UpdateTimeToLiveCommand({
+          TableName: name,
+          TimeToLiveSpecification: { AttributeName: def.ttlAttribute, Enabled: true },
+        }),
+      )
+      .catch((err: Error) => {
+        // A retry of a call whose answer came late: expiry is on already.
+        if (!/already enabled/i.test(err.message)) throw err;
+      });
   }
   return [...missing];
 }
