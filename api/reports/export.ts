@@ -1,10 +1,11 @@
 /**
  * The CSV export of the ticket list: the same filters, the same index Query, read page by page and turned
  * into CSV one page at a time, so memory stays flat whatever the export's size. Response-time columns need
- * the conversation's types and times: read a page at a time per ticket (never the texts), a few tickets at once.
+ * the conversation's types and times: read a page at a time per ticket (never the texts) and folded as they
+ * come, a few tickets at once.
  */
 import { LIST_ALL_VALUE, listIndexFor } from '../db/tables.js';
-import { responseTimes, type TimedMessage } from '../tickets/metrics.js';
+import { ResponseTimesFold } from '../tickets/metrics.js';
 import type { TicketItem, TicketRepository } from '../tickets/repository.js';
 import { type Cell, csvRow, UTF8_BOM } from './csv.js';
 import type { ExportQuery } from './model.js';
@@ -61,11 +62,12 @@ export class TicketExport {
   }
 
   private async row(ticket: TicketItem): Promise<Cell[]> {
-    const messages: TimedMessage[] = [];
+    // Folded page by page, in time order: a long conversation is never held whole.
+    const fold = new ResponseTimesFold(ticket.created_at);
     for await (const page of this.repo.messagePages(ticket.ticket_id, ['type', 'created_at'])) {
-      for (const m of page) messages.push({ type: m.type, created_at: m.created_at });
+      for (const m of page) fold.add(m);
     }
-    const times = responseTimes(ticket.created_at, messages);
+    const times = fold.result();
     const a = ticket.analytics;
     const resolution = ticket.resolution_seconds;
     return [
@@ -78,7 +80,7 @@ export class TicketExport {
       a?.category,
       a?.urgency,
       a?.summary,
-      messages.length,
+      fold.count,
       resolution,
       resolution === undefined ? undefined : (resolution / 3600).toFixed(2),
       times.first_response_seconds,
