@@ -27,6 +27,7 @@ import type { Change } from './rules.js';
 
 export interface MessageItem {
   ticket_id: string;
+  /** `MSG#<created_at>#<message_id>`: set by the repository when the message is written. */
   sk: string;
   message_id: string;
   type: MessageType;
@@ -36,9 +37,9 @@ export interface MessageItem {
   created_at: string;
 }
 
-export interface TicketItem {
+/** The ticket's own attributes (what the use cases make and read). */
+export interface TicketFields {
   ticket_id: string;
-  sk: typeof TICKET_SK;
   status: Status;
   priority: Priority;
   channel: Channel;
@@ -59,6 +60,11 @@ export interface TicketItem {
   access_token_hash?: string;
   /** Present on a deleted ticket until its items are purged (a tombstone: nothing else remains on it). */
   deleted_at?: string;
+}
+
+/** The stored ticket item: its fields, its key and the list-index attributes. */
+export interface TicketItem extends TicketFields {
+  sk: typeof TICKET_SK;
   [indexAttribute: string]: unknown;
 }
 
@@ -76,6 +82,12 @@ export type ConflictReason =
   | 'id_taken';
 
 /** The write's condition did not hold. */
+/** A message as the use cases make it: the repository gives it its key. */
+export type NewMessage = Omit<MessageItem, 'sk'>;
+
+/** A ticket as the use cases make it: the repository gives it its key. */
+export type NewTicket = TicketFields;
+
 export class WriteConflict extends Error {
   override name = 'WriteConflict';
   constructor(readonly reason: ConflictReason) {
@@ -190,14 +202,14 @@ export class TicketRepository {
   // ---- writes (returned, never sent here) ----------------------------------------------------------------
 
   /** A new ticket with its first message; refused (`id_taken`) when the id exists. */
-  createTicket(ticket: TicketItem, first: MessageItem, event: TicketEvent): Write[] {
+  createTicket(ticket: NewTicket, first: NewMessage, event: TicketEvent): Write[] {
     return [
       {
         label: 'new-ticket',
         item: {
           Put: {
             TableName: this.table,
-            Item: TicketRepository.withIndexAttributes(ticket),
+            Item: TicketRepository.withIndexAttributes({ ...ticket, sk: TICKET_SK } as TicketItem),
             ConditionExpression: 'attribute_not_exists(ticket_id)',
           },
         },
@@ -222,7 +234,7 @@ export class TicketRepository {
    * reply may carry a change of the ticket (`change`, planned on the ticket read at `version`).
    */
   addMessage(
-    message: MessageItem,
+    message: NewMessage,
     event: TicketEvent,
     options: { change?: Change; version?: number; now?: string } = {},
   ): Write[] {
@@ -339,10 +351,11 @@ export class TicketRepository {
     ];
   }
 
-  private putMessage(message: MessageItem): Write {
+  private putMessage(message: NewMessage): Write {
+    const item: MessageItem = { ...message, sk: messageSortKey(message.created_at, message.message_id) };
     return {
       label: 'message',
-      item: { Put: { TableName: this.table, Item: message, ConditionExpression: 'attribute_not_exists(sk)' } },
+      item: { Put: { TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(sk)' } },
     };
   }
 

@@ -27,8 +27,8 @@ import type {
 } from './model.js';
 import {
   MESSAGE_PAGE_KEYS,
-  type MessageItem,
-  messageSortKey,
+  type NewMessage,
+  type NewTicket,
   type TicketItem,
   TicketRepository,
   WriteConflict,
@@ -116,9 +116,8 @@ export class TicketService {
     for (let attempt = 0; attempt < 5; attempt++) {
       const now = this.now();
       const ticketId = (this.deps.newId ?? newTicketId)();
-      const ticket: TicketItem = {
+      const ticket: NewTicket = {
         ticket_id: ticketId,
-        sk: 'TICKET',
         status: 'new',
         priority: 'normal',
         channel: input.channel,
@@ -160,17 +159,15 @@ export class TicketService {
 
   private newMessage(
     ticketId: string,
-    type: MessageItem['type'],
+    type: NewMessage['type'],
     content: string,
     author: string,
     at: string,
     authorEmail?: string,
-  ): MessageItem {
-    const messageId = randomUUID();
+  ): NewMessage {
     return {
       ticket_id: ticketId,
-      sk: messageSortKey(at, messageId),
-      message_id: messageId,
+      message_id: randomUUID(),
       type,
       content,
       author_name: author,
@@ -179,7 +176,7 @@ export class TicketService {
     };
   }
 
-  private messageEvent(message: MessageItem, actor: string, changes?: Change) {
+  private messageEvent(message: NewMessage, actor: string, changes?: Change) {
     return newEvent('message.created', message.ticket_id, actor, message.created_at, {
       message_id: message.message_id,
       type: message.type,
@@ -215,7 +212,7 @@ export class TicketService {
   private async messagePage(
     ticketId: string,
     { shared, limit = DEFAULT_MESSAGES_PAGE, cursor }: { shared: boolean } & PageQuery,
-  ): Promise<{ items: MessageItem[]; next_cursor: string | null }> {
+  ): Promise<{ items: NewMessage[]; next_cursor: string | null }> {
     const fingerprint = `messages:${ticketId}:${shared ? 'public' : 'agent'}`;
     const startKey = cursor ? this.deps.cursors.decode(cursor, fingerprint, MESSAGE_PAGE_KEYS) : undefined;
     const page = await this.repo.messagePage(ticketId, { limit, startKey, shared });
@@ -257,7 +254,7 @@ export class TicketService {
    * agent has replied, or without an answer. `conversation` is given when the caller has it all (a new
    * ticket); otherwise only its recent end is read.
    */
-  private async answer(ticket: TicketItem, conversation: MessageItem[] | undefined): Promise<MessageItem | undefined> {
+  private async answer(ticket: NewTicket, conversation: NewMessage[] | undefined): Promise<NewMessage | undefined> {
     const assistant = this.deps.assistant;
     if (!assistant || ticket.agent_replied_at) return undefined;
     const recent = conversation ?? (await this.repo.recentMessages(ticket.ticket_id, ASSISTANT_CONTEXT_MESSAGES));

@@ -1,6 +1,6 @@
 /** Stored items -> what each audience may see. Storage internals and credentials never leave this file. */
 import type { Message, PublicTicket, Ticket, TicketWithMessages } from './model.js';
-import type { MessageItem, TicketItem } from './repository.js';
+import type { NewMessage as MessageItem, NewTicket as TicketItem } from './repository.js';
 
 export function messageView(m: MessageItem): Message {
   return {
