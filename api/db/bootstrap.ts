@@ -43,9 +43,15 @@ export async function startDatabase(config: Config, logger: Logger): Promise<Loc
     lock.release();
     throw err;
   }
+  let closing = false;
+  // Readiness reports the tables unreachable from then on; the log says why.
+  void engine.exited.then((code) => {
+    if (!closing) logger.error('DynamoDB Local stopped unexpectedly', { exit_code: code });
+  });
   return {
     endpoint: engine.endpoint,
     async close() {
+      closing = true;
       await engine.close();
       lock.release();
     },

@@ -176,6 +176,22 @@ describe('first run and process life', function () {
     await gone(secondTree);
   });
 
+  it('says so in the log when its DynamoDB Local dies under it, and readiness fails', async () => {
+    const service = await runService({ DATA_DIR: join(dir, 'data'), SHUTDOWN_DELAY_MS: '0' }).ready;
+    try {
+      process.kill(engineJvm(service.child.pid as number), 'SIGKILL');
+      for (;;) {
+        const logged = jsonLines(service.stdout()).find((l) => l.message === 'DynamoDB Local stopped unexpectedly');
+        if (logged) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect((await fetch(`${service.url}/health/ready`)).status).to.equal(503);
+    } finally {
+      service.child.kill('SIGTERM');
+      await service.exited;
+    }
+  });
+
   it('still stops, with its DynamoDB Local, when whoever read its output has gone away', async () => {
     const service = await runService({ DATA_DIR: join(dir, 'data'), SHUTDOWN_DELAY_MS: '0' }).ready;
     const tree = descendants(service.child.pid as number);
