@@ -29,6 +29,7 @@ export const ENV = {
   trustProxyHops: 'TRUST_PROXY_HOPS',
   shutdownDelayMs: 'SHUTDOWN_DELAY_MS',
   dynamodbTimeoutMs: 'DYNAMODB_TIMEOUT_MS',
+  eventsRetentionDays: 'EVENTS_RETENTION_DAYS',
   tokenTtlSeconds: 'TOKEN_TTL_SECONDS',
   mistralApiKey: 'MISTRAL_API_KEY',
   mistralModel: 'MISTRAL_MODEL',

@@ -3,6 +3,7 @@
  * on every key of the line, however deep, and on string values that look like bearer credentials.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import winston from 'winston';
 
@@ -14,7 +15,7 @@ const API_KEY_VALUE = /\bfk_[A-Za-z0-9]+\.[A-Za-z0-9_-]+/g;
 export const REDACTED = '[redacted]';
 
 /** The per-request child logger (carries `request_id`), kept for the duration of the request. */
-const requestScope = new AsyncLocalStorage<{ logger: Logger; requestId: string }>();
+const requestScope = new AsyncLocalStorage<{ logger: Logger; requestId: string; key: string }>();
 
 function redactValue(value: unknown, depth: number): unknown {
   if (typeof value === 'string') return value.replace(BEARER, `$1 ${REDACTED}`).replace(API_KEY_VALUE, REDACTED);
@@ -89,7 +90,15 @@ export function createLogger({ level, stream, silent }: LoggerOptions): Logger {
 }
 
 export function runWithRequestScope<T>(scope: { logger: Logger; requestId: string }, fn: () => T): T {
-  return requestScope.run(scope, fn);
+  return requestScope.run({ ...scope, key: `${scope.requestId}:${randomUUID()}` }, fn);
+}
+
+/**
+ * A key unique to the current request (its id plus a value drawn by the service, since a client may send
+ * the same X-Request-Id twice); what the request's transaction tokens derive from. Undefined outside one.
+ */
+export function currentRequestKey(): string | undefined {
+  return requestScope.getStore()?.key;
 }
 
 export function currentRequestId(): string | undefined {

@@ -14,6 +14,7 @@ import { type BootstrapKey, bootstrapAdminKey, prepareTables, startDatabase, tok
 import { createDynamoClients, type DynamoClients } from './db/client.js';
 import { checkTables } from './db/health.js';
 import { IdempotencyStore } from './db/idempotency-store.js';
+import { EventLog } from './events/log.js';
 import { Idempotency } from './http/idempotency.js';
 import { createRateLimiters } from './http/rate-limits.js';
 import type { Logger } from './logger.js';
@@ -61,7 +62,8 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     new TokenService(deriveKey(signingSecret, 'access-token'), config.tokenTtlSeconds),
     bootstrapKey.value,
   );
-  const ticketRepository = new TicketRepository(dynamo.doc, tableNames.tickets);
+  const events = new EventLog(dynamo.doc, tableNames.events, config.eventsRetentionDays);
+  const ticketRepository = new TicketRepository(dynamo.doc, tableNames.tickets, events);
   const assistant = buildAssistant({
     config,
     logger,
@@ -71,6 +73,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
   });
   const tickets = new TicketService({
     repository: ticketRepository,
+    events,
     assistant,
     cursors: new CursorCodec(deriveKey(signingSecret, 'list-cursor')),
     userExists: (email) => auth.userExists(email),

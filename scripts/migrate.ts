@@ -17,7 +17,6 @@ import { createDynamoClients, type DynamoClients } from '../api/db/client.js';
 import { type LocalEngine, localDataPath, startLocalEngine } from '../api/db/local-engine.js';
 import { ensureTables } from '../api/db/schema.js';
 import { TicketImportRepository } from '../api/tickets/import-repository.js';
-import { TicketRepository } from '../api/tickets/repository.js';
 import { type MigrationResult, migrateRecords } from './legacy/migrator.js';
 import { type NormalisedRecord, normaliseRecord } from './legacy/normalise.js';
 import { Progress } from './legacy/progress.js';
@@ -262,7 +261,6 @@ async function main(argv: string[], report: Report, signal: AbortSignal): Promis
     progress.update('migrating', 0, records.length);
     const result = await migrateRecords(records, {
       imports,
-      tickets: new TicketRepository(dynamo.doc, table),
       concurrency,
       signal,
       onProgress: (phase, done, total) => progress.update(phase === 'write' ? 'migrating' : 'verifying', done, total),

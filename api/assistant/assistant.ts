@@ -2,6 +2,7 @@
  * The assistant as the ticket use cases see it (TicketAssistant), plus its health and lifecycle.
  * Without a Mistral key it still answers with smart replies and the acknowledgement, and analyses nothing.
  */
+import type { Write } from '../db/transaction.js';
 import { AppError } from '../errors.js';
 import type { ComponentHealth } from '../http/health-router.js';
 import type { Logger } from '../logger.js';
@@ -52,9 +53,8 @@ export class Assistant implements TicketAssistant {
     return this.parts.model?.worker;
   }
 
-  async requestAnalysis(ticketId: string): Promise<void> {
-    const now = (this.parts.clock?.() ?? new Date()).toISOString();
-    await this.parts.model?.jobs.request(ticketId, now);
+  analysisRequest(ticketId: string, now: string): Write | undefined {
+    return this.parts.model?.jobs.requestWrite(ticketId, now);
   }
 
   analyseSoon(ticketId: string): void {

@@ -5,6 +5,7 @@ import {
   type DynamoDBClient,
   ResourceInUseException,
   ResourceNotFoundException,
+  UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { createTableInput, TABLES, type TableDefinition } from './tables.js';
 
@@ -52,6 +53,21 @@ export async function ensureTables(client: DynamoDBClient, names: TableNames): P
       if (i > 100) throw new Error(`table ${name} did not become ACTIVE`);
       await new Promise((r) => setTimeout(r, 100));
     }
+  }
+  // Expiry as on AWS (where the Pulumi program enables it from the same definition).
+  for (const [def, name] of tableEntries(names)) {
+    if (!missing.has(name) || !def.ttlAttribute) continue;
+    await client
+      .send(
+        new UpdateTimeToLiveCommand({
+          TableName: name,
+          TimeToLiveSpecification: { AttributeName: def.ttlAttribute, Enabled: true },
+        }),
+      )
+      .catch((err: Error) => {
+        // A retry of a call whose answer came late: expiry is on already.
+        if (!/already enabled/i.test(err.message)) throw err;
+      });
   }
   return [...missing];
 }

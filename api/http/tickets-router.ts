@@ -3,11 +3,13 @@ import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import type { AuthService } from '../auth/service.js';
 import { preconditionFailed, preconditionRequired } from '../errors.js';
+import { EventPage } from '../events/model.js';
 import {
-  HistoryEvent,
   ListQuery,
   Message,
+  MessagePage,
   NewAgentMessage,
+  PageQuery,
   Ticket,
   TicketId,
   TicketPage,
@@ -71,7 +73,8 @@ export function ticketsRouter(
         method: 'get',
         path: '/v1/tickets/{ticket_id}',
         operationId: 'getTicket',
-        summary: 'Read a ticket with its whole conversation',
+        summary:
+          'Read a ticket with the first page of its conversation (oldest first; the rest through its messages route)',
         tags,
         access: 'agent',
         params: TicketParams,
@@ -111,6 +114,23 @@ export function ticketsRouter(
         const ticket = await tickets.patch(params.ticket_id, version, body, principal);
         res.setHeader('ETag', etag(ticket.version));
         res.json(ticket);
+      },
+    )
+    .add(
+      {
+        method: 'get',
+        path: '/v1/tickets/{ticket_id}/messages',
+        operationId: 'listTicketMessages',
+        summary: 'Read the conversation a page at a time, oldest first, internal notes included',
+        tags,
+        access: 'agent',
+        params: TicketParams,
+        query: PageQuery,
+        success: { status: 200, description: 'A page of messages', schema: MessagePage },
+        errors: { 404: NOT_FOUND },
+      },
+      async ({ params, query, res }) => {
+        res.json(await tickets.messages(params.ticket_id, query));
       },
     )
     .add(
@@ -169,19 +189,16 @@ export function ticketsRouter(
         method: 'get',
         path: '/v1/tickets/{ticket_id}/history',
         operationId: 'getTicketHistory',
-        summary: 'What happened to the ticket, in order',
+        summary: 'What happened to the ticket: its events from the event log, oldest first, a page at a time',
         tags,
         access: 'agent',
         params: TicketParams,
-        success: {
-          status: 200,
-          description: 'Events, oldest first',
-          schema: z.object({ events: z.array(HistoryEvent) }).meta({ id: 'TicketHistory' }),
-        },
+        query: PageQuery,
+        success: { status: 200, description: 'A page of events, oldest first', schema: EventPage },
         errors: { 404: NOT_FOUND },
       },
-      async ({ params, res }) => {
-        res.json({ events: await tickets.history(params.ticket_id) });
+      async ({ params, query, res }) => {
+        res.json(await tickets.history(params.ticket_id, query));
       },
     )
     .add(
@@ -189,15 +206,16 @@ export function ticketsRouter(
         method: 'delete',
         path: '/v1/tickets/{ticket_id}',
         operationId: 'deleteTicket',
-        summary: 'Delete a ticket and its conversation',
+        summary:
+          'Delete a ticket and its conversation (refuses new messages at once; its event log keeps ticket.deleted)',
         tags,
         access: 'admin',
         params: TicketParams,
         success: { status: 204, description: 'Deleted' },
         errors: { 404: NOT_FOUND },
       },
-      async ({ params, res }) => {
-        await tickets.delete(params.ticket_id);
+      async ({ params, principal, res }) => {
+        await tickets.delete(params.ticket_id, principal);
         res.status(204).end();
       },
     ).router;

@@ -151,6 +151,21 @@ describe('ticket analysis', () => {
     await eventually('the job to be done', async () => !(await analysisJob(h, t.id)));
     expect(logLines(h).filter((l) => l.event === 'churn_alert' && l.ticket_id === t.id)).to.have.length(1);
     expect(sns.commandCalls(PublishCommand)).to.have.length(1);
+
+    // The log tells both analyses, and the one alert, each written with the analytics they describe.
+    const history = await h
+      .http()
+      .get(`/v1/tickets/${t.id}/history`)
+      .set('authorization', `Bearer ${agent.token}`)
+      .expect(200);
+    const events = history.body.events as Array<{ type: string; actor: string; data: Record<string, unknown> }>;
+    expect(events.filter((e) => e.type === 'ticket.analyzed')).to.have.length(2);
+    const churn = events.filter((e) => e.type === 'churn.alert');
+    expect(churn).to.have.length(1);
+    expect(churn[0]).to.deep.include({
+      actor: 'assistant',
+      data: { churn_risk: 92, category: 'cancellation', alert: 'urgent_retention' },
+    });
   });
 
   it("keeps an agent's concurrent update: a PATCH with If-Match during the analysis succeeds and survives its write", async () => {
@@ -188,6 +203,7 @@ describe('ticket analysis', () => {
       TICKETS_TABLE: h.tables.tickets,
       PRINCIPALS_TABLE: h.tables.principals,
       RATE_LIMITS_TABLE: h.tables.ratelimits,
+      EVENTS_TABLE: h.tables.events,
       TOKEN_SIGNING_KEY: 'another-task-signing-key-0123456789abcdef',
       ...FAST_ASSISTANT,
       ASSISTANT_ANALYSIS_POLL_MS: '10',

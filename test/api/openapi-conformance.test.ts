@@ -107,6 +107,28 @@ describe('OpenAPI document conformance (every route, every response checked agai
     await call('getPublicTicket', 400, { params: { ticket_id: 'not-an-id' }, token });
 
     await call('addPublicMessage', 201, { params: { ticket_id: id }, token, body: { content: 'Toujours en panne' } });
+
+    const page = await call('listPublicTicketMessages', 200, {
+      params: { ticket_id: id },
+      token,
+      query: { limit: '1' },
+    });
+    expect(page.body.items).to.have.length(1);
+    expect(page.body.next_cursor).to.be.a('string');
+    const rest = await call('listPublicTicketMessages', 200, {
+      params: { ticket_id: id },
+      token,
+      query: { cursor: page.body.next_cursor },
+    });
+    expect(rest.body.items).to.not.be.empty;
+    const badPage = await call('listPublicTicketMessages', 400, {
+      params: { ticket_id: id },
+      token,
+      query: { limit: '0' },
+    });
+    expect(badPage.body.error.details[0].path).to.equal('query.limit');
+    await call('listPublicTicketMessages', 401, { params: { ticket_id: id } });
+    await call('listPublicTicketMessages', 404, { params: { ticket_id: id }, token: other.token });
     await call('addPublicMessage', 400, { params: { ticket_id: id }, token, body: { content: '' } });
     await call('addPublicMessage', 401, { params: { ticket_id: id }, body: { content: 'x' } });
     await call('addPublicMessage', 404, { params: { ticket_id: id }, token: other.token, body: { content: 'x' } });
@@ -149,6 +171,16 @@ describe('OpenAPI document conformance (every route, every response checked agai
     const reply = await call('addTicketMessage', 201, { params, token, body: { content: 'On regarde tout de suite' } });
     expect(reply.headers.etag).to.equal(`"${reply.body.ticket.version}"`);
     await call('addTicketMessage', 201, { params, token, body: { content: 'note', internal: true } });
+
+    const page = await call('listTicketMessages', 200, { params, token, query: { limit: '1' } });
+    expect(page.body.items).to.have.length(1);
+    expect(page.body.next_cursor).to.be.a('string');
+    const rest = await call('listTicketMessages', 200, { params, token, query: { cursor: page.body.next_cursor } });
+    expect(rest.body.items.some((m: { type: string }) => m.type === 'internal')).to.equal(true);
+    const badPage = await call('listTicketMessages', 400, { params, token, query: { limit: 'abc' } });
+    expect(badPage.body.error.details[0].path).to.equal('query.limit');
+    await call('listTicketMessages', 401, { params });
+    await call('listTicketMessages', 404, { params: { ticket_id: 'FRE-00000000' }, token });
     await call('addTicketMessage', 400, { params, token, body: { content: 'x', internal: 'yes' } });
     await call('addTicketMessage', 401, { params, body: { content: 'x' } });
     await call('addTicketMessage', 404, { params: { ticket_id: 'FRE-00000000' }, token, body: { content: 'x' } });
@@ -185,8 +217,22 @@ describe('OpenAPI document conformance (every route, every response checked agai
     await call('updateTicket', 415, { params, token, headers: ifMatch('*'), raw: { type: 'text/plain', data: 'x' } });
 
     const history = await call('getTicketHistory', 200, { params, token });
-    const tags = history.body.events.find((e: { type: string }) => e.type === 'tags_changed');
-    expect(tags).to.deep.include({ from: [], to: ['fibre', 'vip'] });
+    expect(history.body.next_cursor).to.equal(null);
+    const tagged = history.body.events.find(
+      (e: { type: string; data: { changes?: { tags?: unknown } } }) =>
+        e.type === 'ticket.updated' && e.data.changes?.tags,
+    );
+    expect(tagged.data.changes.tags.after).to.deep.equal(['fibre', 'vip']);
+    const firstEvent = await call('getTicketHistory', 200, { params, token, query: { limit: '1' } });
+    expect(firstEvent.body.events).to.have.length(1);
+    expect(firstEvent.body.events[0].type).to.equal('ticket.created');
+    const nextEvents = await call('getTicketHistory', 200, {
+      params,
+      token,
+      query: { cursor: firstEvent.body.next_cursor },
+    });
+    expect(nextEvents.body.events[0].id).to.equal(history.body.events[1].id);
+    await call('getTicketHistory', 400, { params, token, query: { cursor: 'not-a-cursor' } });
     await call('getTicketHistory', 400, { params: { ticket_id: 'x' }, token });
     await call('getTicketHistory', 401, { params });
     await call('getTicketHistory', 404, { params: { ticket_id: 'FRE-00000000' }, token });
