@@ -13,13 +13,17 @@ import { EventLog } from '../api/events/log.js';
 import { type ReshapeResult, TicketReshapeRepository } from '../api/tickets/reshape-repository.js';
 import { commandLine } from './lib/command-line.js';
 
-const USAGE = `usage: npm run migrate:shape [-- --dry-run]
+const USAGE = `Usage: npm run migrate:shape [-- --dry-run]
 
 Moves every ticket of the tickets table to the current stored shape (first message as a message item,
 history as events of the event log). Target: DYNAMODB_ENDPOINT, or AWS with NODE_ENV=production, or the
 embedded engine's data under DATA_DIR (stop \`npm start\` first). TICKETS_TABLE and EVENTS_TABLE name the
 tables. Safe to rerun; exit 0 when every ticket is in the current shape, 1 when some changed meanwhile
 (run it again), 2 on a fatal error.
+
+Options:
+  --dry-run   count what would change, write nothing
+  --help      this text
 `;
 
 async function main(): Promise<number> {
