@@ -8,6 +8,7 @@ import helmet from 'helmet';
 import type { AuthService } from './auth/service.js';
 import { authRouter } from './http/auth-router.js';
 import { errorHandler, notFoundHandler } from './http/errors.js';
+import { type EventsDeps, eventsRouter } from './http/events-router.js';
 import { type HealthDeps, healthRouter } from './http/health-router.js';
 import { openApiDocument, registerSecuritySchemes } from './http/openapi.js';
 import { publicRouter } from './http/public-router.js';
@@ -25,6 +26,7 @@ export interface AppDeps {
   /** CSV export and analytics summary. */
   reports: Omit<ReportDeps, 'logger'>;
   health: HealthDeps;
+  events: EventsDeps;
   rateLimiters: RateLimiters;
   /** Browser origins allowed to call the API; empty: no cross-origin access. */
   corsOrigins: string[];
@@ -63,6 +65,7 @@ export function createApp(deps: AppDeps): Express {
   // Before the tickets router: `/v1/tickets/export.csv` must not be taken for `/v1/tickets/{ticket_id}`.
   app.use(reportsRouter(registry, deps.auth, { ...deps.reports, logger: deps.logger }));
   app.use(ticketsRouter(registry, deps.auth, deps.tickets));
+  app.use(eventsRouter(registry, deps.auth, deps.events));
   app.use(authRouter(registry, deps.auth, deps.rateLimiters));
 
   let document: ReturnType<typeof openApiDocument> | undefined;

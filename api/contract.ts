@@ -30,6 +30,9 @@ export const ENV = {
   shutdownDelayMs: 'SHUTDOWN_DELAY_MS',
   dynamodbTimeoutMs: 'DYNAMODB_TIMEOUT_MS',
   eventsRetentionDays: 'EVENTS_RETENTION_DAYS',
+  eventsLookbackMs: 'EVENTS_LOOKBACK_MS',
+  eventsPollMs: 'EVENTS_POLL_MS',
+  sseHeartbeatMs: 'SSE_HEARTBEAT_MS',
   tokenTtlSeconds: 'TOKEN_TTL_SECONDS',
   mistralApiKey: 'MISTRAL_API_KEY',
   mistralModel: 'MISTRAL_MODEL',
@@ -66,6 +69,9 @@ export const LOG_EVENTS = {
  */
 export const SHUTDOWN_GRACE_MS = 10_000;
 export const STOP_TIMEOUT_SECONDS = 30;
+
+/** Default pause between two comment lines on an idle event stream: well inside the ALB idle timeout. */
+export const SSE_HEARTBEAT_MS = 15_000;
 
 /** ALB idle timeout; Node's keep-alive must outlive it or the ALB reuses sockets the server already closed (502). */
 export const ALB_IDLE_TIMEOUT_SECONDS = 60;

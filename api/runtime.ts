@@ -13,6 +13,7 @@ import type { Config } from './config.js';
 import { type BootstrapKey, bootstrapAdminKey, prepareTables, startDatabase, tokenSigningKey } from './db/bootstrap.js';
 import { createDynamoClients, type DynamoClients } from './db/client.js';
 import { checkTables } from './db/health.js';
+import { ChangeFeed } from './events/feed.js';
 import { EventLog } from './events/log.js';
 import { createRateLimiters } from './http/rate-limits.js';
 import type { Logger } from './logger.js';
@@ -69,11 +70,13 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     ticketsTable: tableNames.tickets,
     tickets: ticketRepository,
   });
+  const cursors = new CursorCodec(deriveKey(signingSecret, 'list-cursor'));
+  const feed = new ChangeFeed(events, cursors, config.events.lookbackMs, config.eventsRetentionDays);
   const tickets = new TicketService({
     repository: ticketRepository,
     events,
     assistant,
-    cursors: new CursorCodec(deriveKey(signingSecret, 'list-cursor')),
+    cursors,
     userExists: (email) => auth.userExists(email),
   });
   const lifecycle = { shuttingDown: false };
@@ -94,6 +97,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
       ),
       auth,
       tickets,
+      events: { feed },
       reports: {
         export: new TicketExport(ticketRepository),
         summary: new AnalyticsSummaryService(ticketRepository),
