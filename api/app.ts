@@ -3,14 +3,16 @@
  */
 import { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import cors from 'cors';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { AuthService } from './auth/service.js';
 import { authRouter } from './http/auth-router.js';
+import { docsAssets, docsRouter } from './http/docs-router.js';
 import { errorHandler, notFoundHandler } from './http/errors.js';
 import { type EventsDeps, eventsRouter } from './http/events-router.js';
 import { type HealthDeps, healthRouter } from './http/health-router.js';
-import { openApiDocument, registerSecuritySchemes } from './http/openapi.js';
+import { methodGuard } from './http/methods.js';
+import { registerComponents } from './http/openapi.js';
 import { publicRouter } from './http/public-router.js';
 import type { RateLimiters } from './http/rate-limits.js';
 import { type ReportDeps, reportsRouter } from './http/reports-router.js';
@@ -34,8 +36,13 @@ export interface AppDeps {
   trustProxyHops: number;
 }
 
-/** Ticket bodies are short texts; anything larger is refused with 413 before it is parsed. */
-export const BODY_LIMIT = '64kb';
+export { BODY_LIMIT } from './http/route.js';
+
+/** API responses carry personal data and credentials (tokens, API keys): no cache may keep them. */
+const noStore: RequestHandler = (_req, res, next) => {
+  res.setHeader('Cache-Control', 'no-store');
+  next();
+};
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
@@ -45,34 +52,37 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false);
 
   const registry = new OpenAPIRegistry();
-  registerSecuritySchemes(registry);
+  registerComponents(registry);
+  // Every router declares its routes (and their documentation) before the method guard reads them.
+  const health = healthRouter(registry, deps.health);
+  const routers = [
+    publicRouter(registry, deps.auth, deps.tickets, deps.rateLimiters),
+    // Before the tickets router: `/v1/tickets/export.csv` must not be taken for `/v1/tickets/{ticket_id}`.
+    reportsRouter(registry, deps.auth, { ...deps.reports, logger: deps.logger }),
+    ticketsRouter(registry, deps.auth, deps.tickets),
+    eventsRouter(registry, deps.auth, deps.events),
+    authRouter(registry, deps.auth, deps.rateLimiters),
+    docsRouter(registry),
+  ];
 
   app.use(requestContext(deps.logger));
-  app.use(healthRouter(registry, deps.health));
-  app.use(helmet());
+  app.use(docsAssets());
+  app.use(noStore);
+  // CORS preflights first; then any other method a known path does not support (405, or OPTIONS: 204).
   app.use(
     cors({
       origin: deps.corsOrigins.length > 0 ? deps.corsOrigins : false,
       methods: ['GET', 'POST', 'PATCH', 'DELETE'],
       allowedHeaders: ['Authorization', 'Content-Type', 'If-Match', 'X-Request-Id'],
-      exposedHeaders: ['ETag', 'Location', 'Retry-After', 'X-Request-Id'],
+      exposedHeaders: ['ETag', 'Location', 'Retry-After', 'X-Request-Id', 'RateLimit', 'RateLimit-Policy', 'Allow'],
       maxAge: 600,
     }),
   );
-  app.use(express.json({ limit: BODY_LIMIT }));
-
-  app.use(publicRouter(registry, deps.auth, deps.tickets, deps.rateLimiters));
-  // Before the tickets router: `/v1/tickets/export.csv` must not be taken for `/v1/tickets/{ticket_id}`.
-  app.use(reportsRouter(registry, deps.auth, { ...deps.reports, logger: deps.logger }));
-  app.use(ticketsRouter(registry, deps.auth, deps.tickets));
-  app.use(eventsRouter(registry, deps.auth, deps.events));
-  app.use(authRouter(registry, deps.auth, deps.rateLimiters));
-
-  let document: ReturnType<typeof openApiDocument> | undefined;
-  app.get('/openapi.json', (_req, res) => {
-    document ??= openApiDocument(registry);
-    res.json(document);
-  });
+  app.use(methodGuard(registry));
+  app.use(health);
+  app.use(helmet());
+  // Each route parses its own JSON body: a route without a body never reads one (no 413 on a GET).
+  for (const router of routers) app.use(router);
 
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));

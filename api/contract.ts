@@ -70,11 +70,18 @@ export const LOG_EVENTS = {
 export const SHUTDOWN_GRACE_MS = 10_000;
 export const STOP_TIMEOUT_SECONDS = 30;
 
-/** Default pause between two comment lines on an idle event stream: well inside the ALB idle timeout. */
-export const SSE_HEARTBEAT_MS = 15_000;
-
-/** ALB idle timeout; Node's keep-alive must outlive it or the ALB reuses sockets the server already closed (502). */
-export const ALB_IDLE_TIMEOUT_SECONDS = 60;
+/**
+ * Idle budget of a connection, from the stream to the load balancer to the Node server (one chain, one place):
+ * - a Server-Sent Events stream writes a heartbeat every SSE_HEARTBEAT_SECONDS, so an open stream is never idle
+ *   long enough for the ALB to cut it: the ALB idle timeout leaves room for SSE_HEARTBEATS_PER_IDLE_TIMEOUT
+ *   heartbeats (one late or lost write does not end the stream);
+ * - Node's keep-alive outlives the ALB idle timeout, or the ALB reuses sockets the server already closed (502).
+ */
+export const SSE_HEARTBEAT_SECONDS = 15;
+export const SSE_HEARTBEAT_MS = SSE_HEARTBEAT_SECONDS * 1000;
+export const SSE_HEARTBEATS_PER_IDLE_TIMEOUT = 4;
+/** ALB idle timeout (seconds), derived from the heartbeat: 60 s. */
+export const ALB_IDLE_TIMEOUT_SECONDS = SSE_HEARTBEAT_SECONDS * SSE_HEARTBEATS_PER_IDLE_TIMEOUT;
 /** Proxies in front of the service on AWS (the ALB): Express trusts exactly that many X-Forwarded-For hops. */
 export const PROXY_HOPS_ON_AWS = 1;
 export const KEEP_ALIVE_TIMEOUT_MS = (ALB_IDLE_TIMEOUT_SECONDS + 5) * 1000;

@@ -3,11 +3,21 @@
  * Pulumi.<stack>.yaml; this module only reads and validates them, so a wrong value stops `pulumi preview`
  * with a message naming the setting instead of failing half-way through an update.
  */
+import { isIP } from 'node:net';
 import * as pulumi from '@pulumi/pulumi';
 import { SHUTDOWN_GRACE_MS, STOP_TIMEOUT_SECONDS } from '../api/contract.js';
 
 export type NatStrategy = 'Single' | 'OnePerAz';
 export type ContainerInsights = 'enabled' | 'enhanced' | 'disabled';
+
+/**
+ * Who may reach the load balancer, and how:
+ * - `https`: HTTPS on 443 with the certificate, HTTP on 80 only redirects to it; from `allowedCidrs`, or from
+ *   anywhere when none are set;
+ * - `restricted-http`: plain HTTP on 80, from `allowedCidrs` only (no certificate);
+ * - `public-http`: plain HTTP on 80 from anywhere, only with `allowPlainHttp: true`, never on production.
+ */
+export type PublicAccess = 'https' | 'restricted-http' | 'public-http';
 
 export interface Settings {
   /** `<project>-<stack>`, the prefix of every physical name the program chooses (tables, log group). */
@@ -25,9 +35,20 @@ export interface Settings {
     /** Unset: the service's own default model applies (api/config.ts). */
     mistralModel: string | undefined;
   };
-  edge: { certificateArn: string | undefined; domainName: string | undefined; waf: boolean; wafRateLimit: number };
+  edge: {
+    access: PublicAccess;
+    certificateArn: string | undefined;
+    /** Sources allowed to reach the listeners; empty = the whole internet (HTTPS or `allowPlainHttp` only). */
+    allowedCidrs: string[];
+    domainName: string | undefined;
+    /** Route 53 zone of `domainName`: when set, the program creates the alias record to the ALB. */
+    hostedZoneId: string | undefined;
+    waf: boolean;
+    wafRateLimit: number;
+  };
   monitoring: { containerInsights: ContainerInsights; alarmEmail: string | undefined; latencyAlarmMs: number };
-  imageTag: string | undefined;
+  /** Tag of the pushed image: unique per build, since the repository's tags are immutable. */
+  imageTag: string;
   secrets: { tokenSigningKey: pulumi.Output<string>; mistralApiKey: pulumi.Output<string> | undefined };
 }
 
@@ -53,6 +74,57 @@ function check(ok: boolean, key: string, message: string): void {
 
 const optional = (value: string | undefined) => (value === undefined || value.trim() === '' ? undefined : value.trim());
 
+/** Stacks that hold real customers: plain HTTP to the internet is refused there whatever the settings say. */
+export const isProductionStack = (stack: string, protectData: boolean) => protectData || stack === 'production';
+
+/** Parses `allowedCidrs` (comma-separated IPv4/IPv6 CIDR blocks); the whole internet is not a restriction. */
+export function parseAllowedCidrs(value: string | undefined): string[] {
+  const cidrs = (value ?? '')
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '');
+  for (const cidr of cidrs) {
+    const [address = '', prefix = '', ...rest] = cidr.split('/');
+    const family = isIP(address);
+    const bits = Number(prefix);
+    check(
+      family !== 0 && rest.length === 0 && /^\d+$/.test(prefix) && bits <= (family === 4 ? 32 : 128),
+      'allowedCidrs',
+      `"${cidr}" is not an IPv4 or IPv6 CIDR block (e.g. 203.0.113.0/24)`,
+    );
+    check(
+      bits > 0,
+      'allowedCidrs',
+      `"${cidr}" is the whole internet; serve HTTPS (certificateArn) or, outside production, set allowPlainHttp`,
+    );
+  }
+  return [...new Set(cidrs)];
+}
+
+/** Decides how the load balancer is reached, refusing plain HTTP to the internet unless explicitly allowed. */
+export function publicAccess(args: {
+  stack: string;
+  production: boolean;
+  certificateArn: string | undefined;
+  allowedCidrs: string[];
+  allowPlainHttp: boolean;
+}): PublicAccess {
+  check(
+    !(args.production && args.allowPlainHttp),
+    'allowPlainHttp',
+    `stack ${args.stack} is a production stack: plain HTTP to the internet is refused (set certificateArn)`,
+  );
+  if (args.certificateArn) return 'https';
+  if (args.allowedCidrs.length > 0) return 'restricted-http';
+  check(
+    args.allowPlainHttp,
+    'certificateArn',
+    `stack ${args.stack} would serve plain HTTP to the whole internet: set certificateArn (HTTPS), or allowedCidrs ` +
+      '(restrict the listener), or, outside production, allowPlainHttp: true',
+  );
+  return 'public-http';
+}
+
 /** Reads and validates every setting of the current stack. */
 export function readSettings(cfg: pulumi.Config = new pulumi.Config()): Settings {
   const natGateways = cfg.require('natGateways', { allowedValues: ['Single', 'OnePerAz'] }) as NatStrategy;
@@ -76,6 +148,28 @@ export function readSettings(cfg: pulumi.Config = new pulumi.Config()): Settings
   );
   const certificateArn = optional(cfg.get('certificateArn'));
   if (certificateArn) check(certificateArn.startsWith('arn:aws'), 'certificateArn', 'expected an ACM certificate ARN');
+  const protectData = cfg.requireBoolean('protectData');
+  const stack = pulumi.getStack();
+  const allowedCidrs = parseAllowedCidrs(cfg.get('allowedCidrs'));
+  const access = publicAccess({
+    stack,
+    production: isProductionStack(stack, protectData),
+    certificateArn,
+    allowedCidrs,
+    allowPlainHttp: cfg.requireBoolean('allowPlainHttp'),
+  });
+  const domainName = optional(cfg.get('domainName'));
+  const hostedZoneId = optional(cfg.get('hostedZoneId'));
+  if (hostedZoneId) check(domainName !== undefined, 'hostedZoneId', 'needs domainName (the record to create)');
+  const imageTag = optional(cfg.get('imageTag')) ?? optional(process.env.GITHUB_SHA)?.slice(0, 12);
+  check(
+    imageTag !== undefined && /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(imageTag),
+    'imageTag',
+    imageTag === undefined
+      ? 'every build needs its own tag (the repository keeps tags immutable): set imageTag to the commit, e.g. ' +
+          '`pulumi config set imageTag "$(git rev-parse --short=12 HEAD)"`, or run with GITHUB_SHA'
+      : `"${imageTag}" is not a valid image tag`,
+  );
 
   const tokenSigningKey = cfg.requireSecret('tokenSigningKey').apply((key) => {
     check(key.length >= 32, 'tokenSigningKey', `expected at least 32 characters, got ${key.length}`);
@@ -84,9 +178,9 @@ export function readSettings(cfg: pulumi.Config = new pulumi.Config()): Settings
   const mistralKeyIsSet = optional(cfg.get('mistralApiKey')) !== undefined;
 
   return {
-    prefix: `${pulumi.getProject()}-${pulumi.getStack()}`,
-    stack: pulumi.getStack(),
-    protectData: cfg.requireBoolean('protectData'),
+    prefix: `${pulumi.getProject()}-${stack}`,
+    stack,
+    protectData,
     network: { availabilityZones, cidr: cfg.require('vpcCidr'), natGateways },
     task: {
       cpu,
@@ -113,8 +207,11 @@ export function readSettings(cfg: pulumi.Config = new pulumi.Config()): Settings
       mistralModel: optional(cfg.get('mistralModel')),
     },
     edge: {
+      access,
       certificateArn,
-      domainName: optional(cfg.get('domainName')),
+      allowedCidrs,
+      domainName,
+      hostedZoneId,
       waf: cfg.requireBoolean('waf'),
       wafRateLimit: cfg.requireNumber('wafRateLimit', { min: 10 }),
     },
@@ -125,7 +222,7 @@ export function readSettings(cfg: pulumi.Config = new pulumi.Config()): Settings
       alarmEmail: optional(cfg.get('alarmEmail')),
       latencyAlarmMs: cfg.requireNumber('latencyAlarmMs', { min: 100 }),
     },
-    imageTag: optional(cfg.get('imageTag')) ?? optional(process.env.GITHUB_SHA)?.slice(0, 12),
+    imageTag: imageTag as string,
     secrets: {
       tokenSigningKey,
       mistralApiKey: mistralKeyIsSet ? cfg.requireSecret('mistralApiKey') : undefined,

@@ -28,10 +28,13 @@ export function tableArgs(
     hashKey: definition.partitionKey.name,
     rangeKey: definition.sortKey?.name,
     attributes: keyAttributes(definition).map((a) => ({ name: a.name, type: ddbType(a) })),
+    // Index keys as `keySchemas` (the provider deprecated an index's hashKey/rangeKey).
     globalSecondaryIndexes: definition.indexes.map((index) => ({
       name: index.name,
-      hashKey: index.partitionKey.name,
-      rangeKey: index.sortKey?.name,
+      keySchemas: [
+        { attributeName: index.partitionKey.name, keyType: 'HASH' },
+        ...(index.sortKey ? [{ attributeName: index.sortKey.name, keyType: 'RANGE' }] : []),
+      ],
       projectionType: index.projection,
     })),
     // Items past their epoch-seconds expiry are deleted by DynamoDB at no cost (rate-limit windows).

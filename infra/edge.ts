@@ -1,7 +1,9 @@
 /**
  * Edge tier: the internet-facing ALB (own security group, explicit target group on the container port
- * with the readiness health check), HTTPS with an HTTP->HTTPS redirect when a certificate is configured,
- * and optionally a WAF web ACL whose per-IP rate limit holds across every task.
+ * with the readiness health check), HTTPS with an HTTP->HTTPS redirect when a certificate is configured
+ * (plain HTTP otherwise, which config.ts only accepts restricted to `allowedCidrs` or explicitly allowed), the
+ * alias record of the domain when its Route 53 zone is given, and optionally a WAF web ACL whose per-IP rate
+ * limit holds across every task.
  */
 import * as aws from '@pulumi/aws';
 import * as awsx from '@pulumi/awsx';
@@ -29,10 +31,12 @@ export const HEALTH_CHECK = {
 export interface EdgeTier {
   alb: awsx.lb.ApplicationLoadBalancer;
   webAcl: aws.wafv2.WebAcl | undefined;
+  /** `domainName`'s alias record, when the program owns the zone (`hostedZoneId`). */
+  dnsRecord: aws.route53.Record | undefined;
 }
 
 export function createEdgeTier(settings: Settings, network: NetworkTier): EdgeTier {
-  const certificateArn = settings.edge.certificateArn;
+  const certificateArn = settings.edge.access === 'https' ? settings.edge.certificateArn : undefined;
   const listeners = certificateArn
     ? {
         listeners: [
@@ -65,7 +69,17 @@ export function createEdgeTier(settings: Settings, network: NetworkTier): EdgeTi
   });
 
   const webAcl = settings.edge.waf ? createWebAcl(settings, alb) : undefined;
-  return { alb, webAcl };
+  const { hostedZoneId, domainName } = settings.edge;
+  const dnsRecord =
+    hostedZoneId && domainName
+      ? new aws.route53.Record('api', {
+          zoneId: hostedZoneId,
+          name: domainName,
+          type: 'A',
+          aliases: [{ name: alb.loadBalancer.dnsName, zoneId: alb.loadBalancer.zoneId, evaluateTargetHealth: true }],
+        })
+      : undefined;
+  return { alb, webAcl, dnsRecord };
 }
 
 function visibility(metricName: string) {

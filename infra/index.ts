@@ -51,8 +51,13 @@ const service = createServiceTier({
 createScaling(settings, service, edge);
 const monitoring = createMonitoring({ settings, region, topic: alertsTopic, data, edge, service });
 
-if (settings.protectData && !settings.edge.certificateArn) {
-  pulumi.log.warn('certificateArn is not set: the API is served over plain HTTP. See docs/deploy.md.');
+if (settings.edge.access === 'public-http') {
+  pulumi.log.warn(
+    `allowPlainHttp: stack ${settings.stack} serves plain HTTP to the whole internet (passwords and tokens in clear). ` +
+      'Set certificateArn or allowedCidrs; see docs/deploy.md.',
+  );
+} else if (settings.edge.access === 'restricted-http') {
+  pulumi.log.warn(`no certificateArn: plain HTTP, reachable from ${settings.edge.allowedCidrs.join(', ')} only.`);
 }
 
 const tableName = (suffix: string) => {
@@ -61,12 +66,20 @@ const tableName = (suffix: string) => {
   return entry.table.name;
 };
 
-const scheme = settings.edge.certificateArn ? 'https' : 'http';
+const scheme = settings.edge.access === 'https' ? 'https' : 'http';
 export const url = settings.edge.domainName
   ? pulumi.output(`${scheme}://${settings.edge.domainName}`)
   : pulumi.interpolate`${scheme}://${edge.alb.loadBalancer.dnsName}`;
 /** Target of the DNS record (CNAME or alias) of `domainName`. */
 export const loadBalancerDnsName = edge.alb.loadBalancer.dnsName;
+/** https, restricted-http (only `allowedCidrs` may connect) or public-http (explicitly allowed plain HTTP). */
+export const publicAccess = settings.edge.access;
+/** Networks the listeners are restricted to (comma-separated; empty = the internet). */
+export const allowedCidrs = settings.edge.allowedCidrs.join(',');
+/** Whether the program owns `domainName`'s DNS record (else CI checks the ALB with the domain's Host and SNI). */
+export const dnsRecordManaged = edge.dnsRecord !== undefined;
+export const dataKeyArn = data.key.arn;
+export const outsideHealthCheckId = monitoring.outsideCheck.id;
 export const ticketsTable = tableName(ticketsDefinition.suffix);
 export const principalsTable = tableName(principalsDefinition.suffix);
 export const repositoryUrl = image.repository.url;
@@ -77,7 +90,10 @@ export const dashboardUrl = pulumi
   .apply(([r, name]) => consoleDashboardUrl(r, name));
 export const clusterName = service.cluster.name;
 export const serviceName = service.service.service.name;
-/** Task definition the last update deployed; CI checks the service really runs it (no silent rollback). */
-export const taskDefinitionArn = service.service.service.taskDefinition;
+/**
+ * Task definition revision this update registered (not the service's, which ECS rewrites on a rollback); CI
+ * checks the service's primary deployment runs it (no silent rollback).
+ */
+export const taskDefinitionArn = service.taskDefinitionArn;
 export const logGroupName = service.logGroup.name;
 export const bootstrapAdminKeySecretArn = secrets.bootstrapAdminKey.arn;

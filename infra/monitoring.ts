@@ -1,16 +1,26 @@
 /**
  * Monitoring tier: the alerts topic (CloudWatch alarms and the service's own churn alerts go to it),
- * alarms on what users feel (5xx, latency, unhealthy tasks) and on what the data tier reports (DynamoDB
- * system errors, throttling), a metric from the service's `churn_alert` log events, and a dashboard.
+ * alarms on what users feel (5xx, latency, unhealthy tasks, too few healthy tasks, readiness seen from
+ * outside by Route 53 health checkers) and on what the data tier reports (DynamoDB system errors,
+ * throttling), a metric from the service's `churn_alert` log events, and a dashboard.
  */
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { LOG_EVENTS } from '../api/contract.js';
+import { HEALTH_PATHS, LOG_EVENTS } from '../api/contract.js';
 import { SERVICE_DYNAMODB_ACTIONS } from '../api/db/permissions.js';
 import type { Settings } from './config.js';
 import type { DataTier } from './data.js';
 import type { EdgeTier } from './edge.js';
+import { healthCheckPort } from './network.js';
 import type { ServiceTier } from './service.js';
+
+/**
+ * Route 53 publishes health-check metrics in us-east-1 only: the outside-readiness alarm, and the topic it
+ * notifies (an alarm notifies topics of its own region), live there.
+ */
+export const ROUTE53_METRICS_REGION = 'us-east-1';
+/** Seconds between two probes of one Route 53 checker, and failed probes before a checker calls it down. */
+export const OUTSIDE_CHECK = { requestInterval: 30, failureThreshold: 3 } as const;
 
 export const CHURN_ALERT_METRIC = 'ChurnAlerts';
 export const churnAlertPattern = `{ $.event = "${LOG_EVENTS.churnAlert}" }`;
@@ -24,13 +34,17 @@ export const DATA_OPERATIONS = SERVICE_DYNAMODB_ACTIONS.map((a) => a.replace(/^d
   (op) => op !== 'DescribeTable',
 );
 
-export function createAlertsTopic(settings: Settings): aws.sns.Topic {
-  const topic = new aws.sns.Topic('alerts', { displayName: `Freeda ${settings.stack} alerts` });
+export function createAlertsTopic(settings: Settings, name = 'alerts', region?: string): aws.sns.Topic {
+  const topic = new aws.sns.Topic(name, {
+    displayName: `Freeda ${settings.stack} alerts`,
+    ...(region ? { region } : {}),
+  });
   if (settings.monitoring.alarmEmail) {
-    new aws.sns.TopicSubscription('alerts-email', {
+    new aws.sns.TopicSubscription(`${name}-email`, {
       topic: topic.arn,
       protocol: 'email',
       endpoint: settings.monitoring.alarmEmail,
+      ...(region ? { region } : {}),
     });
   }
   return topic;
@@ -40,6 +54,49 @@ export interface MonitoringTier {
   alarms: aws.cloudwatch.MetricAlarm[];
   dashboard: aws.cloudwatch.Dashboard;
   churnAlerts: aws.cloudwatch.LogMetricFilter;
+  /** Route 53 health check calling the readiness path through the public listener. */
+  outsideCheck: aws.route53.HealthCheck;
+  /** The outside-readiness alarm, in ROUTE53_METRICS_REGION with its own topic. */
+  outsideAlarm: aws.cloudwatch.MetricAlarm;
+}
+
+/**
+ * Readiness as a client sees it: Route 53 checkers in several regions call /health/ready on the public name
+ * (or the ALB's), through the listener and its restrictions. When it fails, users fail too, whatever the
+ * in-VPC metrics say (a broken listener, certificate, security group or DNS never shows in target metrics).
+ */
+function createOutsideCheck(settings: Settings, edge: EdgeTier) {
+  const https = settings.edge.access === 'https';
+  const host = settings.edge.domainName ?? edge.alb.loadBalancer.dnsName;
+  const outsideCheck = new aws.route53.HealthCheck('ready-from-outside', {
+    type: https ? 'HTTPS' : 'HTTP',
+    fqdn: host,
+    port: healthCheckPort(settings),
+    resourcePath: HEALTH_PATHS.ready,
+    enableSni: https,
+    requestInterval: OUTSIDE_CHECK.requestInterval,
+    failureThreshold: OUTSIDE_CHECK.failureThreshold,
+    tags: { Name: `${settings.prefix} ${HEALTH_PATHS.ready}` },
+  });
+  const topic = createAlertsTopic(settings, `alerts-${ROUTE53_METRICS_REGION}`, ROUTE53_METRICS_REGION);
+  const outsideAlarm = new aws.cloudwatch.MetricAlarm('ready-from-outside', {
+    region: ROUTE53_METRICS_REGION,
+    alarmDescription: pulumi.interpolate`${HEALTH_PATHS.ready} fails from outside (Route 53 health check on ${host})`,
+    namespace: 'AWS/Route53',
+    metricName: 'HealthCheckStatus',
+    dimensions: { HealthCheckId: outsideCheck.id },
+    statistic: 'Minimum',
+    period: 60,
+    evaluationPeriods: 2,
+    datapointsToAlarm: 2,
+    threshold: 1,
+    comparisonOperator: 'LessThanThreshold',
+    // No data means no check is running: that is not "healthy".
+    treatMissingData: 'breaching',
+    alarmActions: [topic.arn],
+    okActions: [topic.arn],
+  });
+  return { outsideCheck, outsideAlarm };
 }
 
 export function createMonitoring(args: {
@@ -135,6 +192,22 @@ export function createMonitoring(args: {
     threshold: 1,
     comparisonOperator: 'GreaterThanOrEqualToThreshold',
   });
+  alarm('healthy-hosts', {
+    alarmDescription:
+      `Fewer healthy tasks than the minimum (${settings.scaling.minTasks}): tasks crash before registering, ` +
+      'or fail readiness; none at all is a full outage',
+    namespace: 'AWS/ApplicationELB',
+    metricName: 'HealthyHostCount',
+    dimensions: { LoadBalancer: lb, TargetGroup: tg },
+    statistic: 'Minimum',
+    period: 60,
+    evaluationPeriods: 3,
+    datapointsToAlarm: 3,
+    threshold: settings.scaling.minTasks,
+    comparisonOperator: 'LessThanThreshold',
+    // The ALB stops publishing the metric when the target group has no target at all: that is the outage.
+    treatMissingData: 'breaching',
+  });
   alarm('latency-p99', {
     alarmDescription: `p99 response time above ${settings.monitoring.latencyAlarmMs} ms`,
     namespace: 'AWS/ApplicationELB',
@@ -212,7 +285,7 @@ export function createMonitoring(args: {
       ),
   });
 
-  return { alarms, dashboard, churnAlerts };
+  return { alarms, dashboard, churnAlerts, ...createOutsideCheck(settings, edge) };
 }
 
 export function dashboardUrl(region: string, name: string): string {

@@ -1,8 +1,9 @@
 /**
  * Network tier: a VPC over several zones (public subnets for the ALB and NAT, private subnets for the
  * tasks), a DynamoDB gateway endpoint (table traffic never crosses the NAT), and the two security groups.
- * Every security-group rule is its own resource: the internet reaches the ALB on 80 (and 443 with HTTPS),
- * the ALB reaches the tasks on the container port only, the tasks reach out on 443 only.
+ * Every security-group rule is its own resource: the internet (or only `allowedCidrs`, plus Route 53's health
+ * checkers) reaches the ALB on 80 (and 443 with HTTPS), the ALB reaches the tasks on the container port only,
+ * the tasks reach out on 443 only.
  */
 import * as aws from '@pulumi/aws';
 import * as awsx from '@pulumi/awsx';
@@ -18,6 +19,17 @@ export interface NetworkTier {
 }
 
 export const ANYWHERE_IPV4 = '0.0.0.0/0';
+
+/** AWS-managed prefix list of the Route 53 health checkers of a region (they probe /health/ready from outside). */
+export const route53HealthCheckersPrefixList = (region: string) => `com.amazonaws.${region}.route53-healthchecks`;
+
+/** Listener ports of an access mode: HTTPS also keeps 80 open, for the redirect. */
+export const listenerPorts = (settings: Settings) => (settings.edge.access === 'https' ? [80, 443] : [80]);
+
+/** Port the outside health check calls: HTTPS when served, else HTTP. */
+export const healthCheckPort = (settings: Settings) => (settings.edge.access === 'https' ? 443 : 80);
+
+const ruleSuffix = (cidr: string) => cidr.replace(/[/:]/g, '-');
 
 export function createNetworkTier(settings: Settings, region: pulumi.Input<string>): NetworkTier {
   const vpc = new awsx.ec2.Vpc('vpc', {
@@ -50,15 +62,44 @@ export function createNetworkTier(settings: Settings, region: pulumi.Input<strin
     description: 'Freeda tasks: container port from the ALB only, HTTPS out',
   });
 
-  const publicPorts = settings.edge.certificateArn ? [80, 443] : [80];
-  for (const port of publicPorts) {
-    new aws.vpc.SecurityGroupIngressRule(`alb-in-${port}`, {
+  const what = (port: number) =>
+    port === 443 ? 'HTTPS' : settings.edge.access === 'https' ? 'HTTP (redirect)' : 'HTTP';
+  const { allowedCidrs } = settings.edge;
+  for (const port of listenerPorts(settings)) {
+    if (allowedCidrs.length === 0) {
+      new aws.vpc.SecurityGroupIngressRule(`alb-in-${port}`, {
+        securityGroupId: albSecurityGroup.id,
+        description: `${what(port)} from the internet`,
+        ipProtocol: 'tcp',
+        fromPort: port,
+        toPort: port,
+        cidrIpv4: ANYWHERE_IPV4,
+      });
+      continue;
+    }
+    for (const cidr of allowedCidrs) {
+      new aws.vpc.SecurityGroupIngressRule(`alb-in-${port}-${ruleSuffix(cidr)}`, {
+        securityGroupId: albSecurityGroup.id,
+        description: `${what(port)} from an allowed network`,
+        ipProtocol: 'tcp',
+        fromPort: port,
+        toPort: port,
+        ...(cidr.includes(':') ? { cidrIpv6: cidr } : { cidrIpv4: cidr }),
+      });
+    }
+  }
+  if (allowedCidrs.length > 0) {
+    // The outside health check must get through the restriction (monitoring.ts).
+    const checkers = aws.ec2.getManagedPrefixListOutput({
+      name: pulumi.output(region).apply(route53HealthCheckersPrefixList),
+    });
+    new aws.vpc.SecurityGroupIngressRule('alb-in-health-checkers', {
       securityGroupId: albSecurityGroup.id,
-      description: port === 443 ? 'HTTPS from the internet' : 'HTTP from the internet',
+      description: 'Route 53 health checkers (readiness from outside)',
       ipProtocol: 'tcp',
-      fromPort: port,
-      toPort: port,
-      cidrIpv4: ANYWHERE_IPV4,
+      fromPort: healthCheckPort(settings),
+      toPort: healthCheckPort(settings),
+      prefixListId: checkers.id,
     });
   }
   new aws.vpc.SecurityGroupEgressRule('alb-out-tasks', {

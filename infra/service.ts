@@ -75,10 +75,33 @@ export function containerEnvironment(
   return env.sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/**
+ * One task definition family per stack. awsx's default family hashes the container definitions, so every new
+ * image made a new family, a replacement, and the deregistration of the previous revision (INACTIVE: ECS then
+ * refuses `update-service --task-definition` to it). With a stable family each release is the next revision.
+ */
+export const taskFamily = (settings: Settings) => `${settings.prefix}-api`;
+
+/**
+ * Redeploys the service whenever a secret gets a new version (rotation, `--replace` of the generated key):
+ * ECS reads a secret when a task starts, so without a new deployment running tasks keep the old value.
+ * Keyed by the variable the container receives, valued by the version Secrets Manager assigned.
+ */
+export function secretTriggers(secrets: ServiceSecret[]): pulumi.Output<Record<string, string>> {
+  return pulumi
+    .all(secrets.map(({ env, version }) => pulumi.all([env, version.versionId])))
+    .apply((pairs) => Object.fromEntries([...pairs].sort(([a], [b]) => a.localeCompare(b))));
+}
+
 export interface ServiceTier {
   cluster: aws.ecs.Cluster;
   logGroup: aws.cloudwatch.LogGroup;
   service: awsx.ecs.FargateService;
+  /**
+   * ARN of the task definition revision this update registered. The service's own `taskDefinition` is re-read
+   * from ECS, so after a circuit-breaker rollback it names the old revision and cannot reveal the rollback.
+   */
+  taskDefinitionArn: pulumi.Output<string>;
 }
 
 export function createServiceTier(args: {
@@ -123,7 +146,12 @@ export function createServiceTier(args: {
       propagateTags: 'SERVICE',
       enableEcsManagedTags: true,
       enableExecuteCommand: false,
+      forceNewDeployment: true,
+      triggers: secretTriggers(args.secrets),
       taskDefinitionArgs: {
+        family: taskFamily(settings),
+        // Replaced revisions stay ACTIVE: rollback targets (docs/deploy.md, "Rollback").
+        skipDestroy: true,
         cpu: String(settings.task.cpu),
         memory: String(settings.task.memory),
         runtimePlatform: {
@@ -174,5 +202,9 @@ export function createServiceTier(args: {
     },
   );
 
-  return { cluster, logGroup, service };
+  const taskDefinitionArn = service.taskDefinition.apply((definition) => {
+    if (!definition) throw new Error('the Fargate service registered no task definition');
+    return definition.arn;
+  });
+  return { cluster, logGroup, service, taskDefinitionArn };
 }

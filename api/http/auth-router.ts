@@ -3,15 +3,20 @@ import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { Role } from '../auth/principal.js';
 import type { AuthService } from '../auth/service.js';
-import { Email } from '../tickets/model.js';
+import { Email, NonBlank, Timestamp } from '../tickets/model.js';
 import type { RateLimiters } from './rate-limits.js';
-import { errors, ok } from './responses.js';
 import { ApiRouter } from './route.js';
 
 const Login = z.strictObject({ email: Email, password: z.string().min(1).max(1024) }).meta({ id: 'Login' });
-const User = z.object({ email: z.string(), name: z.string(), role: Role }).meta({ id: 'User' });
+const User = z.object({ email: z.email(), name: z.string(), role: Role }).meta({ id: 'User' });
+const CreatedUser = User.extend({ created_at: Timestamp }).meta({ id: 'CreatedUser' });
 const LoginResult = z
-  .object({ access_token: z.string(), token_type: z.literal('Bearer'), expires_in: z.number().int(), user: User })
+  .object({
+    access_token: z.string().meta({ description: 'A secret: send it as `Authorization: Bearer <token>`' }),
+    token_type: z.literal('Bearer'),
+    expires_in: z.number().int().min(1).meta({ description: 'Seconds until the token expires' }),
+    user: User,
+  })
   .meta({ id: 'LoginResult' });
 const Me = z
   .object({
@@ -25,35 +30,38 @@ const Me = z
 const NewUser = z
   .strictObject({
     email: Email,
-    name: z.string().trim().min(1).max(200),
+    name: NonBlank(200),
     role: Role,
     password: z.string().min(12, 'at least 12 characters').max(1024),
   })
   .meta({ id: 'NewUser' });
-const NewApiKey = z.strictObject({ name: z.string().trim().min(1).max(200), role: Role }).meta({ id: 'NewApiKey' });
+const NewApiKey = z.strictObject({ name: NonBlank(200), role: Role }).meta({ id: 'NewApiKey' });
 const ApiKeyCreated = z
   .object({
-    key_id: z.string(),
+    key_id: z.string().regex(/^[a-z0-9]{16}$/),
     name: z.string(),
     role: Role,
-    created_at: z.string(),
+    created_at: Timestamp,
     api_key: z.string().meta({ description: 'Shown once; only its hash is stored' }),
   })
   .meta({ id: 'ApiKeyCreated' });
 
 export function authRouter(registry: OpenAPIRegistry, auth: AuthService, limits: RateLimiters) {
-  const tags = ['auth'];
+  const tags: ['auth'] = ['auth'];
   return new ApiRouter(registry, auth)
     .add(
       {
         method: 'post',
         path: '/v1/auth/login',
+        operationId: 'login',
         summary: 'Exchange an agent e-mail and password for a short-lived access token',
+        description: 'Rate limited per client address and per account.',
         tags,
         access: 'none',
         limits: [limits.loginPerClient, limits.loginPerAccount],
         body: Login,
-        responses: { ...ok(200, 'Logged in', LoginResult), ...errors(400, 401, 415, 429) },
+        success: { status: 200, description: 'Logged in', schema: LoginResult },
+        errors: { 401: 'Unknown e-mail or wrong password' },
       },
       async ({ body, res }) => {
         res.json(await auth.login(body.email, body.password));
@@ -63,10 +71,11 @@ export function authRouter(registry: OpenAPIRegistry, auth: AuthService, limits:
       {
         method: 'get',
         path: '/v1/auth/me',
+        operationId: 'getMe',
         summary: 'The caller behind the credential',
         tags,
         access: 'agent',
-        responses: { ...ok(200, 'The caller', Me), ...errors(401) },
+        success: { status: 200, description: 'The caller', schema: Me },
       },
       ({ principal, res }) => {
         res.json(principal);
@@ -76,14 +85,13 @@ export function authRouter(registry: OpenAPIRegistry, auth: AuthService, limits:
       {
         method: 'post',
         path: '/v1/users',
+        operationId: 'createUser',
         summary: 'Create an agent, manager or admin account',
         tags,
         access: 'admin',
         body: NewUser,
-        responses: {
-          ...ok(201, 'Created', User.extend({ created_at: z.string() })),
-          ...errors(400, 401, 403, 409, 415),
-        },
+        success: { status: 201, description: 'Created', schema: CreatedUser },
+        errors: { 409: 'A user with this e-mail exists' },
       },
       async ({ body, principal, res }) => {
         res.status(201).json(await auth.createUser(body, principal));
@@ -93,11 +101,13 @@ export function authRouter(registry: OpenAPIRegistry, auth: AuthService, limits:
       {
         method: 'post',
         path: '/v1/api-keys',
+        operationId: 'createApiKey',
         summary: 'Create an API key for a support tool (the key is shown once)',
         tags,
         access: 'admin',
         body: NewApiKey,
-        responses: { ...ok(201, 'Created', ApiKeyCreated), ...errors(400, 401, 403, 415) },
+        success: { status: 201, description: 'Created', schema: ApiKeyCreated },
+        errors: { 409: 'Key id collision (vanishingly rare); retry' },
       },
       async ({ body, principal, res }) => {
         res.status(201).json(await auth.createApiKey(body, principal));
@@ -107,11 +117,13 @@ export function authRouter(registry: OpenAPIRegistry, auth: AuthService, limits:
       {
         method: 'delete',
         path: '/v1/api-keys/{key_id}',
+        operationId: 'revokeApiKey',
         summary: 'Revoke an API key',
         tags,
         access: 'admin',
         params: z.strictObject({ key_id: z.string().regex(/^[a-z0-9]{16}$/, 'not a key id') }),
-        responses: { 204: { description: 'Revoked' }, ...errors(400, 401, 403, 404) },
+        success: { status: 204, description: 'Revoked' },
+        errors: { 404: 'No API key with this id' },
       },
       async ({ params, res }) => {
         await auth.deleteApiKey(params.key_id);

@@ -3,7 +3,6 @@ import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import type { AuthService } from '../auth/service.js';
 import type { ChangeFeed } from '../events/feed.js';
 import { FeedPage, FeedQuery } from '../events/model.js';
-import { errors, ok } from './responses.js';
 import { ApiRouter } from './route.js';
 
 export interface EventsDeps {
@@ -11,17 +10,18 @@ export interface EventsDeps {
 }
 
 export function eventsRouter(registry: OpenAPIRegistry, auth: AuthService, deps: EventsDeps) {
-  const tags = ['events'];
+  const tags: ['events'] = ['events'];
   return new ApiRouter(registry, auth).add(
     {
       method: 'get',
       path: '/v1/events',
+      operationId: 'listEvents',
       summary:
         'The change feed: settled events in order, a page at a time; continue from next_cursor, now or later, and nothing is missed or repeated',
       tags,
       access: 'agent',
       query: FeedQuery,
-      responses: { ...ok(200, 'A page of the feed', FeedPage), ...errors(400, 401, 403) },
+      success: { status: 200, description: 'A page of the feed', schema: FeedPage },
     },
     async ({ query, res }) => {
       res.json(await deps.feed.page(query));

@@ -5,13 +5,10 @@
  * because a third-party API is down would turn a degraded service into an outage).
  */
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
-import { Router } from 'express';
 import { z } from 'zod';
 import { HEALTH_PATHS } from '../contract.js';
 import { AppError } from '../errors.js';
-import { currentRequestId } from '../logger.js';
-import { errorBody } from './errors.js';
-import { errors, ok } from './responses.js';
+import { ApiRouter } from './route.js';
 
 export interface ComponentHealth {
   status: 'ok' | 'degraded' | 'disabled' | 'unavailable';
@@ -31,17 +28,24 @@ export interface HealthDeps {
 const Summary = z
   .object({
     status: z.enum(['ok', 'degraded', 'shutting_down']),
-    time: z.string(),
-    uptime_seconds: z.number(),
-    checks: z.record(z.string(), z.object({ status: z.string(), detail: z.string().optional() })),
+    time: z.iso.datetime(),
+    uptime_seconds: z.number().int().min(0),
+    checks: z
+      .record(
+        z.string(),
+        z.object({ status: z.enum(['ok', 'degraded', 'disabled', 'unavailable']), detail: z.string().optional() }),
+      )
+      .meta({ description: 'One entry per dependency: dynamodb, assistant' }),
   })
   .meta({ id: 'HealthSummary' });
+
+const Live = z.object({ status: z.literal('alive') }).meta({ id: 'HealthLive' });
+const Ready = z.object({ status: z.literal('ready') }).meta({ id: 'HealthReady' });
 
 export function healthRouter(registry: OpenAPIRegistry, deps: HealthDeps) {
   const clock = deps.clock ?? (() => new Date());
   const started = Date.now();
-  const router = Router();
-  const tags = ['health'];
+  const tags: ['health'] = ['health'];
 
   const tables = async (): Promise<ComponentHealth> => {
     try {
@@ -52,53 +56,68 @@ export function healthRouter(registry: OpenAPIRegistry, deps: HealthDeps) {
     }
   };
 
-  registry.registerPath({
-    method: 'get',
-    path: HEALTH_PATHS.live,
-    tags,
-    summary: 'Liveness',
-    responses: ok(200, 'Alive'),
-  });
-  router.get(HEALTH_PATHS.live, (_req, res) => {
-    res.json({ status: 'alive' });
-  });
-
-  registry.registerPath({
-    method: 'get',
-    path: HEALTH_PATHS.ready,
-    tags,
-    summary: 'Readiness: tables answer and not shutting down',
-    responses: { ...ok(200, 'Ready'), ...errors() },
-  });
-  router.get(HEALTH_PATHS.ready, async (_req, res) => {
-    const reason = deps.lifecycle.shuttingDown ? { status: 'unavailable', detail: 'shutting down' } : await tables();
-    if (reason.status === 'ok') {
-      res.json({ status: 'ready' });
-      return;
-    }
-    const error = new AppError(503, 'not_ready', 'Not ready', [{ path: 'dynamodb', message: reason.detail ?? '' }], 5);
-    res.setHeader('Retry-After', '5');
-    res.status(503).json(errorBody(error, currentRequestId()));
-  });
-
-  registry.registerPath({
-    method: 'get',
-    path: HEALTH_PATHS.summary,
-    tags,
-    summary: 'Summary',
-    responses: ok(200, 'State', Summary),
-  });
-  router.get(HEALTH_PATHS.summary, async (_req, res) => {
-    const checks: Record<string, ComponentHealth> = { dynamodb: await tables() };
-    for (const [name, check] of Object.entries(deps.components ?? {})) checks[name] = check();
-    const degraded = Object.values(checks).some((c) => c.status === 'degraded' || c.status === 'unavailable');
-    const body: z.infer<typeof Summary> = {
-      status: deps.lifecycle.shuttingDown ? 'shutting_down' : degraded ? 'degraded' : 'ok',
-      time: clock().toISOString(),
-      uptime_seconds: Math.round((Date.now() - started) / 1000),
-      checks,
-    };
-    res.json(body);
-  });
-  return router;
+  return new ApiRouter(registry)
+    .add(
+      {
+        method: 'get',
+        path: HEALTH_PATHS.live,
+        operationId: 'getLiveness',
+        summary: 'Liveness: the process serves HTTP',
+        tags,
+        access: 'none',
+        standalone: true,
+        success: { status: 200, description: 'Alive', schema: Live },
+      },
+      ({ res }) => {
+        res.json({ status: 'alive' });
+      },
+    )
+    .add(
+      {
+        method: 'get',
+        path: HEALTH_PATHS.ready,
+        operationId: 'getReadiness',
+        summary: 'Readiness: the tables answer and the process is not shutting down',
+        tags,
+        access: 'none',
+        success: { status: 200, description: 'Ready', schema: Ready },
+        errors: {
+          503: 'Not ready (code not_ready): a table does not answer, or the process is shutting down; details name the check (checks.dynamodb, checks.lifecycle)',
+        },
+      },
+      async ({ res }) => {
+        const [check, reason] = deps.lifecycle.shuttingDown
+          ? ['lifecycle', { status: 'unavailable', detail: 'shutting down' }]
+          : ['dynamodb', await tables()];
+        if (reason.status !== 'ok') {
+          const details = [{ path: `checks.${check}`, message: reason.detail ?? '' }];
+          throw new AppError(503, 'not_ready', 'Not ready', details, 5);
+        }
+        res.json({ status: 'ready' });
+      },
+    )
+    .add(
+      {
+        method: 'get',
+        path: HEALTH_PATHS.summary,
+        operationId: 'getHealth',
+        summary: 'The state of the service and of each dependency (always 200; degraded parts are reported)',
+        tags,
+        access: 'none',
+        standalone: true,
+        success: { status: 200, description: 'State', schema: Summary },
+      },
+      async ({ res }) => {
+        const checks: Record<string, ComponentHealth> = { dynamodb: await tables() };
+        for (const [name, check] of Object.entries(deps.components ?? {})) checks[name] = check();
+        const degraded = Object.values(checks).some((c) => c.status === 'degraded' || c.status === 'unavailable');
+        const body: z.infer<typeof Summary> = {
+          status: deps.lifecycle.shuttingDown ? 'shutting_down' : degraded ? 'degraded' : 'ok',
+          time: clock().toISOString(),
+          uptime_seconds: Math.round((Date.now() - started) / 1000),
+          checks,
+        };
+        res.json(body);
+      },
+    ).router;
 }

@@ -13,7 +13,6 @@ import {
 } from '../tickets/model.js';
 import type { TicketService } from '../tickets/service.js';
 import type { RateLimiters } from './rate-limits.js';
-import { errors, ok } from './responses.js';
 import { ApiRouter } from './route.js';
 
 const TicketParams = z.strictObject({ ticket_id: TicketId });
@@ -35,18 +34,23 @@ export function publicRouter(
   tickets: TicketService,
   limits: RateLimiters,
 ) {
-  const tags = ['public'];
+  const tags: ['public'] = ['public'];
+  const NOT_OPENED = 'No such ticket, or the token does not open it';
   return new ApiRouter(registry, auth)
     .add(
       {
         method: 'post',
         path: '/v1/public/tickets',
+        operationId: 'createPublicTicket',
         summary: 'Open a ticket',
+        description:
+          'The answer holds the ticket access token, shown once: keep it to read and write on the ticket. ' +
+          'Rate limited per client address.',
         tags,
         access: 'none',
         limits: [limits.ticketCreation],
         body: CreatePublicTicket,
-        responses: { ...ok(201, 'Ticket opened', Created), ...errors(400, 413, 415, 429) },
+        success: { status: 201, description: 'Ticket opened', schema: Created, headers: ['Location'] },
       },
       async ({ body, res }) => {
         const created = await tickets.createPublic(body);
@@ -57,11 +61,13 @@ export function publicRouter(
       {
         method: 'get',
         path: '/v1/public/tickets/{ticket_id}',
+        operationId: 'getPublicTicket',
         summary: 'Read my ticket with the first page of its conversation (oldest first)',
         tags,
         access: 'ticket_token',
         params: TicketParams,
-        responses: { ...ok(200, 'The ticket', PublicTicket), ...errors(400, 401, 404) },
+        success: { status: 200, description: 'The ticket', schema: PublicTicket },
+        errors: { 404: NOT_OPENED },
       },
       async ({ params, bearer, res }) => {
         res.json(await tickets.getPublic(params.ticket_id, bearer));
@@ -71,12 +77,14 @@ export function publicRouter(
       {
         method: 'get',
         path: '/v1/public/tickets/{ticket_id}/messages',
+        operationId: 'listPublicTicketMessages',
         summary: 'Read my conversation a page at a time, oldest first',
         tags,
         access: 'ticket_token',
         params: TicketParams,
         query: PageQuery,
-        responses: { ...ok(200, 'A page of messages', PublicMessagePage), ...errors(400, 401, 404) },
+        success: { status: 200, description: 'A page of messages, internal notes left out', schema: PublicMessagePage },
+        errors: { 404: NOT_OPENED },
       },
       async ({ params, bearer, query, res }) => {
         res.json(await tickets.publicMessages(params.ticket_id, bearer, query));
@@ -86,16 +94,22 @@ export function publicRouter(
       {
         method: 'post',
         path: '/v1/public/tickets/{ticket_id}/messages',
+        operationId: 'addPublicMessage',
         summary: 'Write on my ticket',
+        description: 'Rate limited per client address.',
         tags,
         access: 'ticket_token',
         params: TicketParams,
         limits: [limits.customerMessages],
         body: NewCustomerMessage,
-        responses: {
-          ...ok(201, 'Message stored', z.object({ message: PublicMessage, assistant_message: AssistantAnswer })),
-          ...errors(400, 401, 404, 409, 413, 415, 429),
+        success: {
+          status: 201,
+          description: 'Message stored',
+          schema: z
+            .object({ message: PublicMessage, assistant_message: AssistantAnswer })
+            .meta({ id: 'PublicMessageCreated' }),
         },
+        errors: { 404: NOT_OPENED, 409: 'The ticket is closed' },
       },
       async ({ params, bearer, body, res }) => {
         res.status(201).json(await tickets.addCustomerMessage(params.ticket_id, bearer, body.content));
@@ -105,11 +119,13 @@ export function publicRouter(
       {
         method: 'post',
         path: '/v1/public/tickets/{ticket_id}/close',
+        operationId: 'closePublicTicket',
         summary: 'Close my ticket',
         tags,
         access: 'ticket_token',
         params: TicketParams,
-        responses: { ...ok(200, 'The closed ticket', PublicTicket), ...errors(400, 401, 404) },
+        success: { status: 200, description: 'The closed ticket', schema: PublicTicket },
+        errors: { 404: NOT_OPENED },
       },
       async ({ params, bearer, res }) => {
         res.json(await tickets.closePublic(params.ticket_id, bearer));

@@ -14,7 +14,6 @@ import { EXPORT_COLUMNS } from '../reports/export.js';
 import { AnalyticsSummary, ExportQuery, SummaryQuery } from '../reports/model.js';
 import type { AnalyticsSummaryService } from '../reports/summary.js';
 import { MAX_RANGE_DAYS, MAX_TICKETS } from '../reports/summary.js';
-import { errors, ok } from './responses.js';
 import { ApiRouter } from './route.js';
 
 export interface ReportDeps {
@@ -29,20 +28,19 @@ export function reportsRouter(registry: OpenAPIRegistry, auth: AuthService, deps
       {
         method: 'get',
         path: '/v1/tickets/export.csv',
+        operationId: 'exportTickets',
         summary: 'Export the tickets matching the list filters as CSV (streamed, newest first)',
         tags: ['reports'],
         access: 'manager',
         query: ExportQuery,
-        responses: {
-          200: {
-            description:
-              `RFC 4180 CSV, UTF-8 (with a byte order mark unless bom=false), header row: ${EXPORT_COLUMNS.join(', ')}. ` +
-              "Text cells starting with = + - @, a tab or a carriage return are prefixed with ' so spreadsheets " +
-              'never evaluate them. Streamed: a failure after the first bytes ends the download truncated.',
-            headers: { 'Content-Disposition': { schema: { type: 'string' } } },
-            content: { 'text/csv': { schema: { type: 'string' } } },
-          },
-          ...errors(400, 401, 403),
+        success: {
+          status: 200,
+          description:
+            `RFC 4180 CSV, UTF-8 (with a byte order mark unless bom=false), header row: ${EXPORT_COLUMNS.join(', ')}. ` +
+            "Text cells starting with = + - @, a tab or a carriage return are prefixed with ' so spreadsheets " +
+            'never evaluate them. Streamed: a failure after the first bytes ends the download truncated.',
+          mediaType: 'text/csv',
+          headers: ['Content-Disposition'],
         },
       },
       async ({ query, req, res }) => {
@@ -53,7 +51,6 @@ export function reportsRouter(registry: OpenAPIRegistry, auth: AuthService, deps
         res.status(200);
         res.setHeader('Content-Type', 'text/csv; charset=utf-8');
         res.setHeader('Content-Disposition', `attachment; filename="tickets-${day}.csv"`);
-        res.setHeader('Cache-Control', 'no-store');
         async function* rest() {
           if (!first.done) yield first.value;
           yield* chunks;
@@ -79,14 +76,12 @@ export function reportsRouter(registry: OpenAPIRegistry, auth: AuthService, deps
       {
         method: 'get',
         path: '/v1/analytics/summary',
+        operationId: 'getAnalyticsSummary',
         summary: `Ticket analytics over a creation range (at most ${MAX_RANGE_DAYS} days and ${MAX_TICKETS} tickets)`,
         tags: ['reports'],
         access: 'manager',
         query: SummaryQuery,
-        responses: {
-          ...ok(200, 'Counts, churn alerts and response times', AnalyticsSummary),
-          ...errors(400, 401, 403),
-        },
+        success: { status: 200, description: 'Counts, churn alerts and response times', schema: AnalyticsSummary },
       },
       async ({ query, res }) => {
         res.json(await deps.summary.summary(query));

@@ -1,34 +1,50 @@
 /**
- * Declares a route once: the same spec registers the Express handler, validates params, query and body with
- * zod, enforces the access rule, and documents the operation in the OpenAPI registry.
+ * Declares a route once: the same spec registers the Express handler, parses and validates params, query and
+ * body with zod, enforces the access rule, and documents the operation in the OpenAPI registry with every
+ * status and header it can send. The statuses that follow from the declaration are added here, so they cannot
+ * be forgotten: a body brings 400/413/415, a credential 401 (and 403 above the agent role), a rate limiter
+ * 429, any DynamoDB access 503; `errors` adds what the handler itself raises (404, 409, 412...).
  */
-import type { OpenAPIRegistry, RouteConfig } from '@asteasolutions/zod-to-openapi';
-import { type Request, type RequestHandler, type Response, Router } from 'express';
+import type { OpenAPIRegistry, ResponseConfig, RouteConfig } from '@asteasolutions/zod-to-openapi';
+import express, { type Request, type RequestHandler, type Response, Router } from 'express';
 import type { z } from 'zod';
 import { hasRole, type Principal, type Role } from '../auth/principal.js';
 import type { AuthService } from '../auth/service.js';
-import { AppError, badRequest, forbidden, unauthorized } from '../errors.js';
+import { AppError, badRequest, type ErrorDetail, forbidden, unauthorized } from '../errors.js';
+import type { Tag } from './openapi.js';
+import { type ErrorStatus, errorResponse, type SuccessSpec, successResponse } from './responses.js';
 
 /** `none`: anyone; `ticket_token`: the customer's ticket access token; a role: that role or above. */
 export type Access = 'none' | 'ticket_token' | Role;
+
+/** Ticket bodies are short texts; anything larger is refused with 413 before it is parsed. */
+export const BODY_LIMIT = '64kb';
 
 type AnyObject = z.ZodType<Record<string, unknown>>;
 
 export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z.ZodType> {
   method: 'get' | 'post' | 'patch' | 'delete';
   /** OpenAPI style: `/v1/tickets/{ticket_id}`. */
-  path: string;
+  path: `/${string}`;
+  /** The method name a generated client gets: lowerCamelCase, verb first (`listTickets`), unique. */
+  operationId: string;
   summary: string;
-  tags: string[];
+  description?: string;
+  tags: [Tag, ...Tag[]];
   access: Access;
   params?: P;
   query?: Q;
   body?: B;
-  /** Documented request headers (If-Match...). */
+  /** Documented request headers (If-Match...); the handler reads them. */
   headers?: AnyObject;
   /** Rate limiters, run before authentication and validation (a refused request still counts). */
   limits?: RequestHandler[];
-  responses: RouteConfig['responses'];
+  /** The answer when all goes well. */
+  success: SuccessSpec;
+  /** Error statuses the handler raises beyond those the declaration implies, with an optional description. */
+  errors?: Partial<Record<ErrorStatus, string | true>>;
+  /** Answers without DynamoDB or any other dependency, so never 503 (liveness, the document itself). */
+  standalone?: true;
 }
 
 export interface RouteInput<P extends AnyObject, Q extends AnyObject, B extends z.ZodType> {
@@ -43,65 +59,82 @@ export interface RouteInput<P extends AnyObject, Q extends AnyObject, B extends 
   res: Response;
 }
 
-const SECURITY: Record<string, RouteConfig['security']> = {
-  none: [],
-  ticket_token: [{ ticketToken: [] }],
-  role: [{ bearerAuth: [] }],
-};
+const OPERATION_ID = /^[a-z][a-zA-Z0-9]*$/;
 
 function bearerOf(req: Request): string | undefined {
   const match = /^Bearer ([\x21-\x7e]{1,4096})$/.exec(req.get('authorization') ?? '');
   return match?.[1];
 }
 
-function validationError(where: string, error: z.ZodError): AppError {
-  return badRequest(
-    `Invalid ${where}`,
-    error.issues.map((i) => ({ path: [where, ...i.path.map(String)].join('.'), message: i.message })),
-  );
+/**
+ * zod issues -> `details`, each path prefixed with the part of the request (`body.tags.3`, `query.limit`).
+ * An unknown key is reported at its own path (`query.sort`), not at the object that holds it.
+ */
+export function validationError(where: 'params' | 'query' | 'body' | 'headers', error: z.ZodError): AppError {
+  const details: ErrorDetail[] = error.issues.flatMap((issue) => {
+    const at = [where, ...issue.path.map(String)];
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ path: [...at, key].join('.'), message: 'not a known field or parameter' }));
+    }
+    return [{ path: at.join('.'), message: issue.message }];
+  });
+  return badRequest(`Invalid ${where}`, details);
 }
 
 const hasBody = (req: Request) =>
   req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
 
+const jsonBody = express.json({ limit: BODY_LIMIT });
+
+/** Every status the declaration implies, plus the handler's own. */
+function errorStatuses<P extends AnyObject, Q extends AnyObject, B extends z.ZodType>(
+  spec: RouteSpec<P, Q, B>,
+): Map<ErrorStatus, string | undefined> {
+  const statuses = new Map<ErrorStatus, string | undefined>();
+  const add = (s: ErrorStatus, description?: string) => statuses.set(s, description ?? statuses.get(s));
+  if (spec.params || spec.query || spec.body) add(400);
+  if (spec.body) {
+    add(413);
+    add(415);
+  }
+  if (spec.access !== 'none') add(401);
+  if (spec.access === 'manager' || spec.access === 'admin') add(403);
+  if (spec.access === 'ticket_token') add(404);
+  if (spec.limits?.length) add(429);
+  if (!spec.standalone) add(503);
+  for (const [s, text] of Object.entries(spec.errors ?? {}))
+    add(Number(s) as ErrorStatus, text === true ? undefined : text);
+  return new Map([...statuses].sort(([a], [b]) => a - b));
+}
+
 export class ApiRouter {
   readonly router = Router();
 
+  /** `auth` may be left out by routers whose routes are all `access: 'none'` (health, documentation). */
   constructor(
     private readonly registry: OpenAPIRegistry,
-    private readonly auth: AuthService,
+    private readonly auth?: AuthService,
   ) {}
 
   add<P extends AnyObject, Q extends AnyObject, B extends z.ZodType>(
     spec: RouteSpec<P, Q, B>,
     handler: (input: RouteInput<P, Q, B>) => Promise<void> | void,
   ): this {
-    this.registry.registerPath({
-      method: spec.method,
-      path: spec.path,
-      summary: spec.summary,
-      tags: spec.tags,
-      security: SECURITY[spec.access === 'none' || spec.access === 'ticket_token' ? spec.access : 'role'],
-      ...(spec.access !== 'none' &&
-        spec.access !== 'ticket_token' && { description: `Requires role ${spec.access} or above.` }),
-      request: {
-        ...(spec.params && { params: spec.params as never }),
-        ...(spec.query && { query: spec.query as never }),
-        ...(spec.headers && { headers: spec.headers as never }),
-        ...(spec.body && { body: { required: true, content: { 'application/json': { schema: spec.body } } } }),
-      },
-      responses: spec.responses,
-    });
+    this.document(spec);
+    const auth = this.auth;
+    if (spec.access !== 'none' && !auth)
+      throw new Error(`${spec.operationId}: a credential check needs the AuthService`);
 
     const expressPath = spec.path.replace(/\{(\w+)\}/g, ':$1');
-    this.router[spec.method](expressPath, ...(spec.limits ?? []), async (req, res) => {
+    const before = [...(spec.body ? [jsonBody] : []), ...(spec.limits ?? [])];
+    this.router[spec.method](expressPath, ...before, async (req, res) => {
       const bearer = bearerOf(req);
       let principal: Principal | undefined;
       if (spec.access === 'ticket_token') {
         if (!bearer) throw unauthorized('This ticket needs its access token as a Bearer credential');
-      } else if (spec.access !== 'none') {
+      } else if (spec.access !== 'none' && auth) {
         if (!bearer) throw unauthorized();
-        principal = await this.auth.authenticate(bearer);
+        principal = await auth.authenticate(bearer);
         if (!principal) throw unauthorized('The credential is invalid or expired');
         if (!hasRole(principal, spec.access)) throw forbidden();
       }
@@ -131,4 +164,49 @@ export class ApiRouter {
     });
     return this;
   }
+
+  private document<P extends AnyObject, Q extends AnyObject, B extends z.ZodType>(spec: RouteSpec<P, Q, B>): void {
+    if (!OPERATION_ID.test(spec.operationId)) {
+      throw new Error(`operationId ${spec.operationId} is not lowerCamelCase`);
+    }
+    const taken = this.registry.definitions.some(
+      (d) => d.type === 'route' && (d.route.operationId === spec.operationId || sameRoute(d.route, spec)),
+    );
+    if (taken) throw new Error(`${spec.operationId} (${spec.method} ${spec.path}) is declared twice`);
+
+    const limited = (spec.limits?.length ?? 0) > 0;
+    const responses: Record<string, ResponseConfig> = {
+      [spec.success.status]: successResponse(spec.success, limited),
+    };
+    for (const [status, description] of errorStatuses(spec)) {
+      responses[status] = errorResponse(status, limited, description);
+    }
+    const roleNote =
+      spec.access === 'none' || spec.access === 'ticket_token'
+        ? undefined
+        : `Requires the role ${spec.access} or above.`;
+    const description = [spec.description, roleNote].filter(Boolean).join('\n\n');
+
+    this.registry.registerPath({
+      method: spec.method,
+      path: spec.path,
+      operationId: spec.operationId,
+      summary: spec.summary,
+      ...(description && { description }),
+      tags: spec.tags,
+      security:
+        spec.access === 'none' ? [] : spec.access === 'ticket_token' ? [{ ticketToken: [] }] : [{ bearerAuth: [] }],
+      parameters: [{ $ref: '#/components/parameters/RequestId' }],
+      request: {
+        ...(spec.params && { params: spec.params as never }),
+        ...(spec.query && { query: spec.query as never }),
+        ...(spec.headers && { headers: spec.headers as never }),
+        ...(spec.body && { body: { required: true, content: { 'application/json': { schema: spec.body } } } }),
+      },
+      responses,
+    });
+  }
 }
+
+const sameRoute = (route: RouteConfig, spec: { method: string; path: string }) =>
+  route.method === spec.method && route.path === spec.path;

@@ -16,34 +16,47 @@ import {
   TicketPatch,
   TicketWithMessages,
 } from '../tickets/model.js';
-import type { TicketService } from '../tickets/service.js';
+import { ANY_VERSION, type TicketService } from '../tickets/service.js';
 import { etag } from '../tickets/views.js';
-import { errors, ok } from './responses.js';
 import { ApiRouter } from './route.js';
 
 const TicketParams = z.strictObject({ ticket_id: TicketId });
-const IfMatchHeader = z.object({ 'if-match': z.string().meta({ description: 'The ETag of the version you read' }) });
+const IfMatchHeader = z.object({
+  'if-match': z.string().meta({
+    description: 'The ETag of the version you read (such as "3"), or * to change whatever version is current',
+    example: '"3"',
+  }),
+});
+const NOT_FOUND = 'No ticket with this id';
 
-/** `"7"` or `W/"7"` -> 7; a value naming no version can never match (412); none at all is a 428. */
-function expectedVersion(ifMatch: string | undefined): number {
+/**
+ * `"7"` or `W/"7"` -> 7; `*` matches any current version (RFC 9110 13.1.1); a value naming no version can
+ * never match (412); none at all is a 428.
+ */
+function expectedVersion(ifMatch: string | undefined): number | typeof ANY_VERSION {
   if (!ifMatch) throw preconditionRequired();
+  if (ifMatch.trim() === '*') return ANY_VERSION;
   const match = /^(?:W\/)?"(\d{1,15})"$/.exec(ifMatch.trim());
-  if (!match) throw preconditionFailed('If-Match must be the ETag of the ticket, such as "3"');
+  if (!match) throw preconditionFailed('If-Match must be the ETag of the ticket, such as "3", or *');
   return Number(match[1]);
 }
 
 export function ticketsRouter(registry: OpenAPIRegistry, auth: AuthService, tickets: TicketService) {
-  const tags = ['tickets'];
+  const tags: ['tickets'] = ['tickets'];
   return new ApiRouter(registry, auth)
     .add(
       {
         method: 'get',
         path: '/v1/tickets',
-        summary: 'List tickets, newest first (every filter combination is one index query)',
+        operationId: 'listTickets',
+        summary: 'List tickets, newest first',
+        description:
+          'Filters combine freely (each combination is one index query). Pages are at most `limit` tickets; ' +
+          'pass `next_cursor` back as `cursor`, with the same filters, for the next page.',
         tags,
         access: 'agent',
         query: ListQuery,
-        responses: { ...ok(200, 'A page of tickets', TicketPage), ...errors(400, 401, 403) },
+        success: { status: 200, description: 'A page of tickets', schema: TicketPage },
       },
       async ({ query, res }) => {
         res.json(await tickets.list(query));
@@ -53,12 +66,14 @@ export function ticketsRouter(registry: OpenAPIRegistry, auth: AuthService, tick
       {
         method: 'get',
         path: '/v1/tickets/{ticket_id}',
+        operationId: 'getTicket',
         summary:
           'Read a ticket with the first page of its conversation (oldest first; the rest through its messages route)',
         tags,
         access: 'agent',
         params: TicketParams,
-        responses: { ...ok(200, 'The ticket', TicketWithMessages, ['ETag']), ...errors(400, 401, 403, 404) },
+        success: { status: 200, description: 'The ticket', schema: TicketWithMessages, headers: ['ETag'] },
+        errors: { 404: NOT_FOUND },
       },
       async ({ params, res }) => {
         const ticket = await tickets.get(params.ticket_id);
@@ -70,15 +85,22 @@ export function ticketsRouter(registry: OpenAPIRegistry, auth: AuthService, tick
       {
         method: 'patch',
         path: '/v1/tickets/{ticket_id}',
+        operationId: 'updateTicket',
         summary: 'Change status, priority, assignee or tags',
+        description:
+          'Agents may assign a ticket only to themselves (or unassign their own); managers assign to anyone.',
         tags,
         access: 'agent',
         params: TicketParams,
         headers: IfMatchHeader,
         body: TicketPatch,
-        responses: {
-          ...ok(200, 'The updated ticket', Ticket, ['ETag']),
-          ...errors(400, 401, 403, 404, 412, 413, 415, 428),
+        success: { status: 200, description: 'The updated ticket', schema: Ticket, headers: ['ETag'] },
+        errors: {
+          403: 'An agent assigning a ticket to someone else',
+          404: NOT_FOUND,
+          409: 'The ticket kept changing while a change under If-Match: * was applied; retry',
+          412: true,
+          428: true,
         },
       },
       async ({ params, body, principal, req, res }) => {
@@ -92,12 +114,14 @@ export function ticketsRouter(registry: OpenAPIRegistry, auth: AuthService, tick
       {
         method: 'get',
         path: '/v1/tickets/{ticket_id}/messages',
+        operationId: 'listTicketMessages',
         summary: 'Read the conversation a page at a time, oldest first, internal notes included',
         tags,
         access: 'agent',
         params: TicketParams,
         query: PageQuery,
-        responses: { ...ok(200, 'A page of messages', MessagePage), ...errors(400, 401, 403, 404) },
+        success: { status: 200, description: 'A page of messages', schema: MessagePage },
+        errors: { 404: NOT_FOUND },
       },
       async ({ params, query, res }) => {
         res.json(await tickets.messages(params.ticket_id, query));
@@ -107,15 +131,20 @@ export function ticketsRouter(registry: OpenAPIRegistry, auth: AuthService, tick
       {
         method: 'post',
         path: '/v1/tickets/{ticket_id}/messages',
+        operationId: 'addTicketMessage',
         summary: 'Reply to the customer, or add an internal note (internal: true)',
+        description: 'A first reply moves a new ticket to in_progress (and assigns it to its author if unassigned).',
         tags,
         access: 'agent',
         params: TicketParams,
         body: NewAgentMessage,
-        responses: {
-          ...ok(201, 'Message stored', z.object({ message: Message, ticket: Ticket })),
-          ...errors(400, 401, 403, 404, 413, 415),
+        success: {
+          status: 201,
+          description: "Message stored; the ETag is the ticket's version after it",
+          schema: z.object({ message: Message, ticket: Ticket }).meta({ id: 'AgentMessageCreated' }),
+          headers: ['ETag'],
         },
+        errors: { 404: NOT_FOUND },
       },
       async ({ params, body, principal, res }) => {
         const out = await tickets.addAgentMessage(params.ticket_id, body, principal);
@@ -127,14 +156,17 @@ export function ticketsRouter(registry: OpenAPIRegistry, auth: AuthService, tick
       {
         method: 'post',
         path: '/v1/tickets/{ticket_id}/suggest-reply',
+        operationId: 'suggestReply',
         summary: 'A reply the assistant suggests from the conversation (internal notes excluded); not stored',
         tags,
         access: 'agent',
         params: TicketParams,
-        responses: {
-          ...ok(200, 'The suggestion', z.object({ suggestion: z.string() }).meta({ id: 'ReplySuggestion' })),
-          ...errors(400, 401, 403, 404, 503),
+        success: {
+          status: 200,
+          description: 'The suggestion',
+          schema: z.object({ suggestion: z.string() }).meta({ id: 'ReplySuggestion' }),
         },
+        errors: { 404: NOT_FOUND, 503: 'The assistant is not configured or unavailable (see Retry-After)' },
       },
       async ({ params, res }) => {
         res.json(await tickets.suggestReply(params.ticket_id));
@@ -144,12 +176,14 @@ export function ticketsRouter(registry: OpenAPIRegistry, auth: AuthService, tick
       {
         method: 'get',
         path: '/v1/tickets/{ticket_id}/history',
+        operationId: 'getTicketHistory',
         summary: 'What happened to the ticket: its events from the event log, oldest first, a page at a time',
         tags,
         access: 'agent',
         params: TicketParams,
         query: PageQuery,
-        responses: { ...ok(200, 'A page of events', EventPage), ...errors(400, 401, 403, 404) },
+        success: { status: 200, description: 'A page of events, oldest first', schema: EventPage },
+        errors: { 404: NOT_FOUND },
       },
       async ({ params, query, res }) => {
         res.json(await tickets.history(params.ticket_id, query));
@@ -159,12 +193,14 @@ export function ticketsRouter(registry: OpenAPIRegistry, auth: AuthService, tick
       {
         method: 'delete',
         path: '/v1/tickets/{ticket_id}',
+        operationId: 'deleteTicket',
         summary:
           'Delete a ticket and its conversation (refuses new messages at once; its event log keeps ticket.deleted)',
         tags,
         access: 'admin',
         params: TicketParams,
-        responses: { 204: { description: 'Deleted' }, ...errors(400, 401, 403, 404) },
+        success: { status: 204, description: 'Deleted' },
+        errors: { 404: NOT_FOUND },
       },
       async ({ params, principal, res }) => {
         await tickets.delete(params.ticket_id, principal);

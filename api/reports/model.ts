@@ -1,6 +1,15 @@
 /** Query and response schemas of the export and the analytics summary (validation and OpenAPI). */
 import { z } from 'zod';
-import { CATEGORIES, CHANNELS, ListQuery, SENTIMENTS, STATUSES, TicketId, URGENCIES } from '../tickets/model.js';
+import {
+  CATEGORIES,
+  CHANNELS,
+  ListQuery,
+  SENTIMENTS,
+  STATUSES,
+  TicketId,
+  Timestamp,
+  URGENCIES,
+} from '../tickets/model.js';
 
 const { cursor: _cursor, limit: _limit, ...listFilters } = ListQuery.shape;
 
@@ -13,17 +22,21 @@ export const ExportQuery = z
   .strictObject({
     ...listFilters,
     bom: z
-      .enum(['true', 'false'])
-      .default('true')
-      .transform((v) => v === 'true')
-      .meta({ description: 'Start with a UTF-8 byte order mark so that Excel reads accents right (default true)' }),
+      .preprocess(
+        (v) => (v === 'true' ? true : v === 'false' ? false : v),
+        z.boolean({ error: 'bom is true or false' }),
+      )
+      .default(true)
+      .meta({ description: 'Start with a UTF-8 byte order mark so that Excel reads accents right' }),
   })
   .refine(rangeInOrder, RANGE_ORDER);
 export type ExportQuery = z.infer<typeof ExportQuery>;
 
 export const SummaryQuery = z
   .strictObject({
-    created_from: listFilters.created_from.meta({ description: 'Start of the range (default: created_to - 30 days)' }),
+    created_from: listFilters.created_from.meta({
+      description: 'Start of the range (default: created_to - 30 days); not after created_to (400 otherwise)',
+    }),
     created_to: listFilters.created_to.meta({ description: 'End of the range (default: now)' }),
   })
   .refine(rangeInOrder, RANGE_ORDER);
@@ -42,8 +55,8 @@ const Distribution = z
 
 export const AnalyticsSummary = z
   .object({
-    created_from: z.string(),
-    created_to: z.string(),
+    created_from: Timestamp,
+    created_to: Timestamp,
     tickets: z.number().int(),
     by_status: counts(STATUSES),
     by_channel: counts(CHANNELS),
@@ -59,7 +72,7 @@ export const AnalyticsSummary = z
             ticket_id: TicketId,
             status: z.enum(STATUSES),
             churn_risk: z.number().int(),
-            created_at: z.string(),
+            created_at: Timestamp,
           }),
         )
         .meta({ description: 'The highest churn risks first, at most 50' }),

@@ -30,7 +30,7 @@ export class CursorCodec {
   /** The start key, if the cursor is intact, was issued for this query and has exactly the expected keys. */
   decode(cursor: string, query: string, expectedKeys: string[]): Record<string, string> {
     const invalid = () =>
-      badRequest('cursor is invalid or belongs to another query', [{ path: 'cursor', message: 'invalid' }]);
+      badRequest('cursor is invalid or belongs to another query', [{ path: 'query.cursor', message: 'invalid' }]);
     const [body, mac, extra] = cursor.split('.');
     if (!body || !mac || extra !== undefined) throw invalid();
     const expected = Buffer.from(this.sign(body));

@@ -4,6 +4,9 @@
  */
 import { z } from 'zod';
 
+/** Page size of a ticket list when the query gives none. */
+export const DEFAULT_PAGE_SIZE = 25;
+
 export const STATUSES = ['new', 'in_progress', 'closed'] as const;
 export const PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
 export const CHANNELS = ['chat', 'email', 'phone', 'whatsapp', 'sms'] as const;
@@ -109,13 +112,22 @@ export const PublicTicket = z
   .meta({ id: 'PublicTicket' });
 export type PublicTicket = z.infer<typeof PublicTicket>;
 
-const content = z.string().trim().min(1, 'must not be empty').max(10_000, 'at most 10000 characters');
+/** A text that is not only white space; stored trimmed. */
+export const NonBlank = (max: number) =>
+  z
+    .string()
+    .regex(/\S/, 'must not be blank')
+    .trim()
+    .max(max, `at most ${max} characters`)
+    .meta({ description: `Not blank; surrounding white space is removed; at most ${max} characters` });
+
+const content = NonBlank(10_000);
 const tag = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'tags are 1-32 lowercase letters, digits, "-" or "_"');
 
 export const CreatePublicTicket = z
   .strictObject({
     message: content,
-    customer_name: z.string().trim().min(1).max(200).optional(),
+    customer_name: NonBlank(200).optional(),
     customer_email: Email.optional(),
     channel: Channel.default('chat'),
   })
@@ -135,7 +147,7 @@ export const TicketPatch = z
     tags: z.array(tag).max(20).optional(),
   })
   .refine((p) => Object.values(p).some((v) => v !== undefined), 'give at least one field to change')
-  .meta({ id: 'TicketPatch' });
+  .meta({ id: 'TicketPatch', minProperties: 1, description: 'At least one field to change' });
 export type TicketPatch = z.infer<typeof TicketPatch>;
 
 /** A date-time with any offset (or a plain date, read as UTC midnight), normalised to UTC `Z` with milliseconds. */
@@ -143,23 +155,39 @@ const QueryTimestamp = z
   .union([z.iso.datetime({ offset: true }), z.iso.date()])
   .transform((s) => new Date(s.length === 10 ? `${s}T00:00:00Z` : s).toISOString());
 
-/** Query strings arrive as strings: numbers are parsed strictly, so `limit=abc` is a 400, never a default. */
-const Limit = z
-  .string()
-  .regex(/^\d+$/, 'limit is a whole number from 1 to 100')
-  .transform(Number)
-  .pipe(z.number().int().min(1, 'limit is at least 1').max(100, 'limit is at most 100'));
-const Cursor = z.string().max(2048);
+/** Query strings arrive as strings: a page size is digits only, so `limit=abc` or `1e2` is a 400, never a default. */
+const PageLimit = z.preprocess(
+  (v) => (typeof v === 'string' && /^\d{1,6}$/.test(v) ? Number(v) : v),
+  z
+    .number({ error: 'limit is a whole number from 1 to 100' })
+    .int('limit is a whole number from 1 to 100')
+    .min(1, 'limit is at least 1')
+    .max(100, 'limit is at most 100'),
+);
+export const PageSize = PageLimit.default(DEFAULT_PAGE_SIZE).meta({ description: 'Tickets per page' });
+
+const RANGE_NOTE = 'created_from must not be after created_to (400 otherwise)';
+/** The creation range of list, export and summary queries. */
+export const CreatedFrom = QueryTimestamp.meta({
+  description: `Tickets created at or after this instant (date-time with offset, or a date: UTC midnight). ${RANGE_NOTE}.`,
+});
+export const CreatedTo = QueryTimestamp.meta({
+  description: `Tickets created at or before this instant (date-time with offset, or a date: UTC midnight). ${RANGE_NOTE}.`,
+});
 
 export const ListQuery = z
   .strictObject({
     status: Status.optional(),
     channel: Channel.optional(),
-    assigned_to: Email.optional(),
-    created_from: QueryTimestamp.optional(),
-    created_to: QueryTimestamp.optional(),
-    limit: Limit.optional(),
-    cursor: Cursor.optional(),
+    assigned_to: Email.optional().meta({ description: 'The assignee e-mail' }),
+    created_from: CreatedFrom.optional(),
+    created_to: CreatedTo.optional(),
+    limit: PageSize,
+    cursor: z
+      .string()
+      .max(2048)
+      .optional()
+      .meta({ description: 'The next_cursor of the previous page, with the same filters' }),
   })
   .refine((q) => !q.created_from || !q.created_to || q.created_from <= q.created_to, {
     message: 'created_from must not be after created_to',
@@ -168,12 +196,18 @@ export const ListQuery = z
 export type ListQuery = z.infer<typeof ListQuery>;
 
 export const TicketPage = z
-  .object({ items: z.array(Ticket), next_cursor: z.string().nullable() })
+  .object({
+    items: z.array(Ticket),
+    next_cursor: z.string().nullable().meta({ description: 'The cursor of the next page; null on the last page' }),
+  })
   .meta({ id: 'TicketPage' });
 export type TicketPage = z.infer<typeof TicketPage>;
 
 /** A page of a conversation or of a history: `limit` (1-100) and the `cursor` of the previous page. */
-export const PageQuery = z.strictObject({ limit: Limit.optional(), cursor: Cursor.optional() });
+export const PageQuery = z.strictObject({
+  limit: PageLimit.optional().meta({ description: 'Items per page (default 50)' }),
+  cursor: z.string().max(2048).optional().meta({ description: 'The next_cursor of the previous page' }),
+});
 export type PageQuery = z.infer<typeof PageQuery>;
 
 export const MessagePage = z

@@ -12,18 +12,19 @@ import type { EventLog } from '../events/log.js';
 import { type EventPage, newEvent } from '../events/model.js';
 import type { CursorCodec } from './cursor.js';
 import { newAccessToken, newTicketId, tokenMatches } from './ids.js';
-import type {
-  CreatePublicTicket,
-  ListQuery,
-  Message,
-  MessagePage,
-  PageQuery,
-  PublicMessagePage,
-  PublicTicket,
-  Ticket,
-  TicketPage,
-  TicketPatch,
-  TicketWithMessages,
+import {
+  type CreatePublicTicket,
+  DEFAULT_PAGE_SIZE,
+  type ListQuery,
+  type Message,
+  type MessagePage,
+  type PageQuery,
+  type PublicMessagePage,
+  type PublicTicket,
+  type Ticket,
+  type TicketPage,
+  type TicketPatch,
+  type TicketWithMessages,
 } from './model.js';
 import {
   MESSAGE_PAGE_KEYS,
@@ -36,7 +37,8 @@ import {
 import { type Change, type FieldChanges, isNoop, planChange } from './rules.js';
 import { messageView, publicMessageView, publicTicketView, ticketView, ticketWithMessagesView } from './views.js';
 
-export const DEFAULT_PAGE_SIZE = 25;
+/** `If-Match: *`: any current version matches. */
+export const ANY_VERSION = '*';
 /** Messages in a ticket read and in a conversation page by default. */
 export const DEFAULT_MESSAGES_PAGE = 50;
 /** Messages the assistant reads back to answer or suggest: the recent end of the conversation only. */
@@ -334,12 +336,20 @@ export class TicketService {
     return last ? later(now, justAfter(last)) : now;
   }
 
-  /** Whitelisted changes under optimistic concurrency: `expectedVersion` comes from If-Match. */
-  async patch(ticketId: string, expectedVersion: number, patch: TicketPatch, by: Principal): Promise<Ticket> {
-    let current = await this.mustGet(ticketId);
-    if (current.version !== expectedVersion) throw preconditionFailed();
-    if (patch.assigned_to !== undefined) await this.checkAssignment(current, patch.assigned_to, by);
+  /**
+   * Whitelisted changes under optimistic concurrency: `expectedVersion` comes from If-Match. ANY_VERSION
+   * (`If-Match: *`) applies the change to whatever version is current, re-reading if a write came in between.
+   */
+  async patch(
+    ticketId: string,
+    expectedVersion: number | typeof ANY_VERSION,
+    patch: TicketPatch,
+    by: Principal,
+  ): Promise<Ticket> {
     for (let attempt = 0; ; attempt++) {
+      const current = await this.mustGet(ticketId);
+      if (expectedVersion !== ANY_VERSION && current.version !== expectedVersion) throw preconditionFailed();
+      if (patch.assigned_to !== undefined) await this.checkAssignment(current, patch.assigned_to, by);
       const now = await this.changeTime(current, patch);
       const change = planChange(current, patch, now);
       if (isNoop(change)) return ticketView(current);
@@ -352,9 +362,12 @@ export class TicketService {
         if (!(err instanceof WriteConflict)) throw err;
         if (err.reason === 'missing') throw notFound('Ticket');
         // A customer's message landed after our closing time: close again, later (same version, same If-Match).
-        if (err.reason !== 'late_close' || attempt >= MAX_ATTEMPTS - 1) throw preconditionFailed();
-        current = await this.mustGet(ticketId);
-        if (current.version !== expectedVersion) throw preconditionFailed();
+        // Any other refusal is a concurrent write: 412 for a named version, another try for `*`.
+        if (err.reason !== 'late_close' && expectedVersion !== ANY_VERSION) throw preconditionFailed();
+        if (attempt >= MAX_ATTEMPTS - 1) {
+          if (expectedVersion !== ANY_VERSION) throw preconditionFailed();
+          throw conflict('The ticket kept changing while the change was applied; retry');
+        }
       }
     }
   }
@@ -365,7 +378,7 @@ export class TicketService {
       assignee === null ? current.assigned_to === undefined || current.assigned_to === by.email : assignee === by.email;
     if (!own && !hasRole(by, 'manager')) throw forbidden('Agents may only assign tickets to themselves');
     if (assignee !== null && !(await this.deps.userExists(assignee))) {
-      throw badRequest('assigned_to is not an agent account', [{ path: 'assigned_to', message: 'unknown agent' }]);
+      throw badRequest('assigned_to is not an agent account', [{ path: 'body.assigned_to', message: 'unknown agent' }]);
     }
   }
 

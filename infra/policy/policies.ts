@@ -14,8 +14,12 @@ import {
   checkCircuitBreaker,
   checkDesiredCountIgnored,
   checkIamWildcards,
+  checkImmutableTags,
   checkLogRetention,
+  checkPlainHttpToInternet,
   checkProductionTable,
+  checkSecretsRollServices,
+  checkTaskDefinitionKept,
   checkWorldIngressOwners,
   checkWorldIngressPorts,
   type ResourceView,
@@ -60,17 +64,30 @@ function resourcePolicy(
 function stackPolicy(
   name: string,
   description: string,
-  check: (resources: StackResourceView[]) => { urn: string; message: string }[],
+  check: (resources: StackResourceView[], args: StackValidationArgs) => { urn: string; message: string }[],
+  enforcementLevel: 'mandatory' | 'advisory' = 'mandatory',
 ): StackValidationPolicy {
   return {
     name,
     description,
-    enforcementLevel: 'mandatory',
+    enforcementLevel,
     validateStack: (args: StackValidationArgs, report: ReportViolation) => {
-      for (const { urn, message } of check(args.resources.map(stackView))) report(message, urn);
+      for (const { urn, message } of check(args.resources.map(stackView), args)) report(message, urn);
     },
   };
 }
+
+const productionStacksSchema = {
+  properties: {
+    productionStacks: {
+      type: 'array' as const,
+      items: { type: 'string' as const },
+      default: DEFAULT_PRODUCTION_STACKS,
+    },
+  },
+};
+const productionStacks = (args: { getConfig<T extends object>(): T }) =>
+  args.getConfig<{ productionStacks?: string[] }>().productionStacks ?? DEFAULT_PRODUCTION_STACKS;
 
 export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
   resourcePolicy(
@@ -108,12 +125,41 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
           args.getConfig<{ productionStacks?: string[] }>().productionStacks ?? DEFAULT_PRODUCTION_STACKS,
         ),
     ),
-    configSchema: {
-      properties: {
-        productionStacks: { type: 'array', items: { type: 'string' }, default: DEFAULT_PRODUCTION_STACKS },
-      },
-    },
+    configSchema: productionStacksSchema,
   },
+  {
+    ...stackPolicy(
+      'production-no-plain-http-to-internet',
+      'Production load balancers answer the internet over HTTPS only (plain HTTP listeners only redirect).',
+      (resources, args) => checkPlainHttpToInternet(resources, { only: productionStacks(args) }),
+    ),
+    configSchema: productionStacksSchema,
+  },
+  {
+    // Outside production an explicit `allowPlainHttp` may be deliberate: flagged on every preview, not refused.
+    ...stackPolicy(
+      'plain-http-to-internet',
+      'A load balancer serving plain HTTP to the whole internet is flagged (set a certificate or allowedCidrs).',
+      (resources, args) => checkPlainHttpToInternet(resources, { except: productionStacks(args) }),
+      'advisory',
+    ),
+    configSchema: productionStacksSchema,
+  },
+  resourcePolicy(
+    'task-definitions-kept-for-rollback',
+    'ECS task definitions keep a stable family and skipDestroy, so previous revisions stay rollback targets.',
+    checkTaskDefinitionKept,
+  ),
+  resourcePolicy(
+    'ecr-tags-immutable',
+    'ECR repositories keep image tags immutable (IMMUTABLE or IMMUTABLE_WITH_EXCLUSION).',
+    checkImmutableTags,
+  ),
+  stackPolicy(
+    'ecs-services-roll-on-secret-change',
+    'ECS services redeploy when a secret version of the stack changes (forceNewDeployment + triggers).',
+    checkSecretsRollServices,
+  ),
   resourcePolicy(
     'iam-no-wildcards',
     'IAM policies allow named actions on named resources: no `*` in actions, no `*` resource, no Not*.',

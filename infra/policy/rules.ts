@@ -30,7 +30,11 @@ export const TYPES = {
   securityGroupRule: 'aws:ec2/securityGroupRule:SecurityGroupRule',
   ingressRule: 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule',
   loadBalancer: 'aws:lb/loadBalancer:LoadBalancer',
+  listener: 'aws:lb/listener:Listener',
   ecsService: 'aws:ecs/service:Service',
+  taskDefinition: 'aws:ecs/taskDefinition:TaskDefinition',
+  ecrRepository: 'aws:ecr/repository:Repository',
+  secretVersion: 'aws:secretsmanager/secretVersion:SecretVersion',
   logGroup: 'aws:cloudwatch/logGroup:LogGroup',
   table: 'aws:dynamodb/table:Table',
   scalingTarget: 'aws:appautoscaling/target:Target',
@@ -161,6 +165,128 @@ export function checkWorldIngressOwners(resources: StackResourceView[]): { urn: 
     }
   }
   return violations;
+}
+
+/** Load balancers a resource's property points at (by dependency, or by ARN once known). */
+function loadBalancerOf(listener: StackResourceView, loadBalancers: StackResourceView[]) {
+  const deps = listener.propertyDependencies.loadBalancerArn ?? [];
+  return loadBalancers.find(
+    (lb) => deps.includes(lb.urn) || (lb.props.arn !== undefined && listener.props.loadBalancerArn === lb.props.arn),
+  );
+}
+
+/** Whether a listener answers plain HTTP itself (anything but a redirect of every request to HTTPS). */
+function servesPlainHttp(listener: StackResourceView): boolean {
+  if (String(listener.props.protocol ?? '').toUpperCase() !== 'HTTP') return false;
+  const actions = (listener.props.defaultActions as Props[] | undefined) ?? [];
+  const redirectsToHttps = (a: Props) =>
+    a.type === 'redirect' && String(a.redirect?.protocol ?? '').toUpperCase() === 'HTTPS';
+  return actions.length === 0 || !actions.every(redirectsToHttps);
+}
+
+/**
+ * Listeners that serve plain HTTP (not only a redirect to HTTPS) on a load balancer whose security groups let
+ * the whole internet reach the listener's port: passwords and tokens in clear, to anyone.
+ */
+export function plainHttpToInternet(resources: StackResourceView[]): StackResourceView[] {
+  const byUrn = new Map(resources.map((r) => [r.urn, r]));
+  const loadBalancers = resources.filter((r) => r.type === TYPES.loadBalancer);
+  const openRules = resources.flatMap((r) => {
+    const group = worldIngress(r).length > 0 ? owningGroup(r, byUrn) : undefined;
+    return group ? [{ rules: worldIngress(r), group }] : [];
+  });
+  return resources.filter((listener) => {
+    if (listener.type !== TYPES.listener || !servesPlainHttp(listener)) return false;
+    const lb = loadBalancerOf(listener, loadBalancers);
+    if (!lb) return false;
+    const port = Number(listener.props.port ?? 80);
+    return openRules.some(
+      ({ rules, group }) =>
+        referencesGroup(lb, 'securityGroups', lb.props.securityGroups, group) &&
+        rules.some((r) => (r.protocol === 'tcp' || r.protocol === 'all') && r.fromPort <= port && port <= r.toPort),
+    );
+  });
+}
+
+export function checkPlainHttpToInternet(
+  resources: StackResourceView[],
+  stacks: { only?: string[]; except?: string[] },
+): { urn: string; message: string }[] {
+  return plainHttpToInternet(resources)
+    .filter((l) => {
+      const stack = stackOf(l.urn);
+      return (stacks.only?.includes(stack) ?? true) && !(stacks.except?.includes(stack) ?? false);
+    })
+    .map((l) => ({
+      urn: l.urn,
+      message:
+        `listener on port ${l.props.port ?? 80} serves plain HTTP to the whole internet: serve HTTPS (redirect HTTP) ` +
+        'or restrict the load balancer to known networks',
+    }));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Releases: rollback targets, images, secrets
+
+/** awsx names a task definition family `<name>-<8 hex of a hash of the containers>` unless told otherwise. */
+const HASHED_FAMILY = /-[0-9a-f]{8}$/;
+
+/**
+ * Task definitions keep a stable family and are never deregistered by Pulumi: the previous revision must stay
+ * ACTIVE for a rollback (`update-service --task-definition <family>:<revision>`).
+ */
+export function checkTaskDefinitionKept(resource: ResourceView): string[] {
+  if (resource.type !== TYPES.taskDefinition) return [];
+  const problems: string[] = [];
+  if (resource.props.skipDestroy !== true) {
+    problems.push('task definition must set skipDestroy: a replaced revision is a rollback target, keep it ACTIVE');
+  }
+  const family = resource.props.family;
+  if (typeof family === 'string' && HASHED_FAMILY.test(family)) {
+    problems.push(
+      `task definition family ${family} ends in a content hash (awsx default): set a stable family per stack, ` +
+        'or each release starts a new family',
+    );
+  }
+  return problems;
+}
+
+/** Image tags are immutable: a tag (the commit) always names the image a task definition was deployed with. */
+export function checkImmutableTags(resource: ResourceView): string[] {
+  if (resource.type !== TYPES.ecrRepository) return [];
+  const mutability = resource.props.imageTagMutability;
+  return mutability === 'IMMUTABLE' || mutability === 'IMMUTABLE_WITH_EXCLUSION'
+    ? []
+    : [`ECR repository tags are ${mutability ?? 'MUTABLE'}: set imageTagMutability IMMUTABLE (with exclusions)`];
+}
+
+/**
+ * ECS reads secrets when a task starts: every ECS service of a stack holding secret values redeploys when one
+ * changes (forceNewDeployment with triggers that depend on each secret version).
+ */
+export function checkSecretsRollServices(resources: StackResourceView[]): { urn: string; message: string }[] {
+  const versions = resources.filter((r) => r.type === TYPES.secretVersion);
+  if (versions.length === 0) return [];
+  return resources
+    .filter((r) => r.type === TYPES.ecsService)
+    .flatMap((service) => {
+      if (service.props.forceNewDeployment !== true) {
+        return [
+          {
+            urn: service.urn,
+            message:
+              'ECS service must set forceNewDeployment with triggers on the secret versions, or tasks keep old secrets',
+          },
+        ];
+      }
+      const triggerDeps = service.propertyDependencies.triggers ?? [];
+      return versions
+        .filter((v) => !triggerDeps.includes(v.urn))
+        .map((v) => ({
+          urn: service.urn,
+          message: `ECS service triggers do not follow ${v.urn}: a new value of that secret would not reach the tasks`,
+        }));
+    });
 }
 
 // ---------------------------------------------------------------------------------------------------------

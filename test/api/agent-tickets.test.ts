@@ -144,6 +144,20 @@ describe('tickets API (agents and tools)', () => {
       expect((await read(t.id)).body.version).to.equal(2);
     });
 
+    it('applies If-Match: * to whatever version is current, and still answers 404 for a missing ticket', async () => {
+      const t = await h.ticket();
+      const star = (body: object, id = t.id) =>
+        h.http().patch(`/v1/tickets/${id}`).set('authorization', as(agent)).set('if-match', '*').send(body);
+      expect((await star({ priority: 'high' }).expect(200)).headers.etag).to.equal('"2"');
+      const second = await star({ priority: 'urgent' }).expect(200);
+      expect(second.body).to.include({ priority: 'urgent', version: 3 });
+      // Concurrent unconditional changes all land, one after the other: none is refused as stale.
+      const all = await Promise.all(['low', 'high', 'normal'].map((priority) => star({ priority })));
+      expect(all.map((r) => r.status)).to.deep.equal([200, 200, 200]);
+      expect((await read(t.id)).body.version).to.equal(6);
+      await star({ priority: 'low' }, 'FRE-00000000').expect(404);
+    });
+
     it('lets an agent take or release a ticket, but only a manager hand it to someone else', async () => {
       const t = await h.ticket();
       const url = `/v1/tickets/${t.id}`;
@@ -175,7 +189,7 @@ describe('tickets API (agents and tools)', () => {
         .set('if-match', '"3"')
         .send({ assigned_to: 'ghost@freeda.test' })
         .expect(400);
-      expect(unknown.body.error.details[0].path).to.equal('assigned_to');
+      expect(unknown.body.error.details[0].path).to.equal('body.assigned_to');
       const released = await h
         .http()
         .patch(url)
@@ -403,7 +417,7 @@ describe('ticket list', () => {
     ['?channel=fax', 'query.channel'],
     ['?assigned_to=nobody', 'query.assigned_to'],
     ['?created_from=yesterday', 'query.created_from'],
-    ['?sort=asc', 'query'],
+    ['?sort=asc', 'query.sort'],
     ['?status=new&status=closed', 'query.status'],
     ['?created_from=2026-02-01&created_to=2026-01-01', 'query.created_from'],
   ]) {

@@ -43,7 +43,7 @@ describe('health', () => {
     const { ensureTables } = await import('../../api/db/schema.js');
     await h.runtime.dynamo.client.send(new DeleteTableCommand({ TableName: h.tables.principals }));
     const res = await h.http().get('/health/ready').expect(503);
-    expect(res.body.error.details[0].path).to.equal('dynamodb');
+    expect(res.body.error.details[0].path).to.equal('checks.dynamodb');
     expect((await h.http().get('/health').expect(200)).body.checks.dynamodb.status).to.equal('unavailable');
     await ensureTables(h.runtime.dynamo.client, h.tables);
     await h.http().get('/health/ready').expect(200);

@@ -15,9 +15,13 @@ import {
   checkCircuitBreaker,
   checkDesiredCountIgnored,
   checkIamWildcards,
+  checkImmutableTags,
   checkLogRetention,
+  checkPlainHttpToInternet,
   checkPolicyDocument,
   checkProductionTable,
+  checkSecretsRollServices,
+  checkTaskDefinitionKept,
   checkWorldIngressOwners,
   checkWorldIngressPorts,
   type Props,
@@ -27,7 +31,7 @@ import {
   TYPES,
 } from '../../infra/policy/rules.js';
 import { REPO_ROOT } from './support/stack-config.js';
-import { runCommittedStack, STACKS, type StackRun } from './support/stack-run.js';
+import { runCommittedStack, runStack, STACKS, type StackRun } from './support/stack-run.js';
 
 const urn = (type: string, name: string, stack = 'production') => `urn:pulumi:${stack}::freeda::${type}::${name}`;
 const resource = (type: string, name: string, props: Props, opts: ResourceView['opts'] = {}): StackResourceView => ({
@@ -149,6 +153,90 @@ describe('policy rules', () => {
         cidrIpv4: '0.0.0.0/0',
       });
       expect(checkWorldIngressOwners([loadBalancer, unknownGroup])).to.deep.equal([]);
+    });
+  });
+
+  describe('plain HTTP to the internet', () => {
+    const albGroup = resource(TYPES.securityGroup, 'alb', { id: 'sg-alb' });
+    const loadBalancer = resource(TYPES.loadBalancer, 'api', { securityGroups: ['sg-alb'] });
+    const listener = (name: string, props: Props, stack = 'staging') => ({
+      ...resource(TYPES.listener, name, props),
+      urn: urn(TYPES.listener, name, stack),
+      propertyDependencies: { loadBalancerArn: [loadBalancer.urn] },
+    });
+    const restricted = {
+      ...resource(TYPES.ingressRule, 'alb-in-80-office', {
+        ipProtocol: 'tcp',
+        fromPort: 80,
+        toPort: 80,
+        cidrIpv4: '203.0.113.0/24',
+        securityGroupId: 'sg-alb',
+      }),
+      propertyDependencies: { securityGroupId: [albGroup.urn] },
+    };
+    const forward = [{ type: 'forward', targetGroupArn: 'arn:tg' }];
+    const redirect = [{ type: 'redirect', redirect: { protocol: 'HTTPS', port: '443', statusCode: 'HTTP_301' } }];
+
+    it('flags an HTTP listener that forwards to the tasks when the internet reaches its port', () => {
+      const http = listener('api-0', { port: 80, protocol: 'HTTP', defaultActions: forward });
+      const stack = [albGroup, loadBalancer, http, httpFromAnywhere('alb-in-80', 80, albGroup)];
+      expect(checkPlainHttpToInternet(stack, {}).map((v) => v.urn)).to.deep.equal([http.urn]);
+      expect(checkPlainHttpToInternet(stack, {})[0]?.message).to.match(/plain HTTP to the whole internet/);
+    });
+
+    it('accepts HTTP that only redirects to HTTPS, HTTPS, and HTTP restricted to known networks', () => {
+      const redirecting = listener('api-1', { port: 80, protocol: 'HTTP', defaultActions: redirect });
+      const https = listener('api-0', { port: 443, protocol: 'HTTPS', defaultActions: forward });
+      const world = [httpFromAnywhere('alb-in-80', 80, albGroup), httpFromAnywhere('alb-in-443', 443, albGroup)];
+      expect(checkPlainHttpToInternet([albGroup, loadBalancer, redirecting, https, ...world], {})).to.deep.equal([]);
+      const http = listener('api-0', { port: 80, protocol: 'HTTP', defaultActions: forward });
+      expect(checkPlainHttpToInternet([albGroup, loadBalancer, http, restricted], {})).to.deep.equal([]);
+    });
+
+    it('splits by stack: refused on production stacks, flagged elsewhere', () => {
+      const stackWith = (stack: string) => [
+        albGroup,
+        loadBalancer,
+        listener('api-0', { port: 80, protocol: 'HTTP', defaultActions: forward }, stack),
+        httpFromAnywhere('alb-in-80', 80, albGroup),
+      ];
+      expect(checkPlainHttpToInternet(stackWith('production'), { only: ['production'] })).to.have.length(1);
+      expect(checkPlainHttpToInternet(stackWith('staging'), { only: ['production'] })).to.deep.equal([]);
+      expect(checkPlainHttpToInternet(stackWith('staging'), { except: ['production'] })).to.have.length(1);
+      expect(checkPlainHttpToInternet(stackWith('production'), { except: ['production'] })).to.deep.equal([]);
+    });
+  });
+
+  describe('releases', () => {
+    it('refuses a task definition Pulumi would deregister, or whose family changes with every image', () => {
+      const task = (props: Props) => checkTaskDefinitionKept(resource(TYPES.taskDefinition, 'api', props));
+      expect(task({ family: 'freeda-production-api', skipDestroy: true })).to.deep.equal([]);
+      expect(task({ family: 'freeda-production-api' })).to.have.length(1);
+      expect(task({ family: 'api-3f2a9c1d', skipDestroy: true })[0]).to.match(/content hash/);
+    });
+
+    it('refuses mutable image tags', () => {
+      const repo = (props: Props) => checkImmutableTags(resource(TYPES.ecrRepository, 'api', props));
+      expect(repo({ imageTagMutability: 'IMMUTABLE' })).to.deep.equal([]);
+      expect(repo({ imageTagMutability: 'IMMUTABLE_WITH_EXCLUSION' })).to.deep.equal([]);
+      expect(repo({ imageTagMutability: 'MUTABLE' })).to.have.length(1);
+      expect(repo({})).to.have.length(1);
+    });
+
+    it('refuses an ECS service that would not redeploy when a secret version changes', () => {
+      const versions = ['token-signing-key', 'bootstrap-admin-key'].map((n) => resource(TYPES.secretVersion, n, {}));
+      const service = (props: Props, triggers: string[]) => ({
+        ...resource(TYPES.ecsService, 'api', props),
+        propertyDependencies: { triggers },
+      });
+      const all = versions.map((v) => v.urn);
+      expect(checkSecretsRollServices([...versions, service({ forceNewDeployment: true }, all)])).to.deep.equal([]);
+      expect(checkSecretsRollServices([...versions, service({}, all)])).to.have.length(1);
+      const partial = checkSecretsRollServices([...versions, service({ forceNewDeployment: true }, [all[0] ?? ''])]);
+      expect(partial.map((v) => v.message)).to.deep.equal([
+        `ECS service triggers do not follow ${versions[1]?.urn}: a new value of that secret would not reach the tasks`,
+      ]);
+      expect(checkSecretsRollServices([service({}, [])]), 'no secrets, nothing to follow').to.deep.equal([]);
     });
   });
 
@@ -295,8 +383,26 @@ const named = (name: string) => {
   return policy;
 };
 
+/** Runs a stack policy the way the engine does (property dependencies as resources), collecting reports. */
+function validateStack(policy: StackValidationPolicy, views: StackResourceView[], config: object = {}): string[] {
+  const reports: string[] = [];
+  const args = {
+    resources: views.map((v) => ({
+      ...v,
+      name: v.urn.split('::').pop() ?? '',
+      opts: { protect: v.opts?.protect ?? false, ignoreChanges: v.opts?.ignoreChanges ?? [] },
+      propertyDependencies: Object.fromEntries(
+        Object.entries(v.propertyDependencies).map(([property, urns]) => [property, urns.map((u) => ({ urn: u }))]),
+      ),
+    })),
+    getConfig: () => config,
+  } as unknown as Parameters<StackValidationPolicy['validateStack']>[0];
+  policy.validateStack(args, (message, u) => reports.push(`${u ?? ''}: ${message}`));
+  return reports;
+}
+
 describe('policy pack', () => {
-  it('enforces every rule as mandatory', () => {
+  it('enforces every rule as mandatory, except flagging plain HTTP outside production', () => {
     expect(policies.map((p) => p.name)).to.have.members([
       'internet-ingress-only-http-https',
       'internet-ingress-only-on-load-balancers',
@@ -304,9 +410,16 @@ describe('policy pack', () => {
       'ecs-services-roll-back-failed-deployments',
       'ecs-services-leave-task-count-to-autoscaling',
       'production-tables-protected',
+      'production-no-plain-http-to-internet',
+      'plain-http-to-internet',
+      'task-definitions-kept-for-rollback',
+      'ecr-tags-immutable',
+      'ecs-services-roll-on-secret-change',
       'iam-no-wildcards',
     ]);
-    for (const p of policies) expect(p.enforcementLevel, p.name).to.equal('mandatory');
+    for (const p of policies) {
+      expect(p.enforcementLevel, p.name).to.equal(p.name === 'plain-http-to-internet' ? 'advisory' : 'mandatory');
+    }
   });
 
   it('reports a violation through the engine’s callback, and reads the production stacks from its config', () => {
@@ -370,6 +483,11 @@ describe('policy pack', () => {
  * and the children awsx derives from the component inputs (load balancer, ECS service).
  */
 function engineView(run: StackRun): StackResourceView[] {
+  const child = (type: string, name: string, props: Props, more: Partial<StackResourceView> = {}) => ({
+    ...resource(type, name, props),
+    urn: urn(type, name, run.stack),
+    ...more,
+  });
   const views: StackResourceView[] = run.resources
     .filter((r) => r.custom)
     .map((r) => ({
@@ -377,23 +495,48 @@ function engineView(run: StackRun): StackResourceView[] {
       urn: urn(r.type, r.name, run.stack),
       props: { ...r.inputs, ...(r.type === TYPES.securityGroup ? { id: `${r.name}-id` } : {}) },
       opts: { protect: r.options.protect, ignoreChanges: r.options.ignoreChanges },
-      propertyDependencies: {},
+      propertyDependencies: r.options.propertyDependencies,
     }));
   for (const component of run.resources.filter((r) => !r.custom)) {
+    const { inputs } = component;
     if (component.type === 'awsx:lb:ApplicationLoadBalancer') {
-      views.push(resource(TYPES.loadBalancer, component.name, { securityGroups: component.inputs.securityGroups }));
+      const lb = child(TYPES.loadBalancer, component.name, { securityGroups: inputs.securityGroups });
+      views.push(lb);
+      // awsx: one listener per entry, forwarding to the default target group unless actions are given.
+      const listeners = (inputs.listeners ?? [inputs.listener ?? {}]) as Props[];
+      for (const [i, l] of listeners.entries()) {
+        views.push(
+          child(
+            TYPES.listener,
+            `${component.name}-${i}`,
+            { ...l, defaultActions: l.defaultActions ?? [{ type: 'forward' }] },
+            { propertyDependencies: { loadBalancerArn: [lb.urn] } },
+          ),
+        );
+      }
+    }
+    if (component.type === 'awsx:ecr:Repository') {
+      views.push(child(TYPES.ecrRepository, component.name.toLowerCase(), inputs));
     }
     if (component.type === 'awsx:ecs:FargateService') {
-      const probe = run.transformProbes.find((p) => p.name === component.name);
+      const probe = run.transformProbes.find((p) => p.component === component.type && p.name === component.name);
+      const { container: _container, ...taskArgs } = inputs.taskDefinitionArgs;
+      views.push(child(TYPES.taskDefinition, component.name, taskArgs));
       views.push(
-        resource(
+        child(
           TYPES.ecsService,
           component.name,
           {
-            deploymentCircuitBreaker: component.inputs.deploymentCircuitBreaker,
-            networkConfiguration: component.inputs.networkConfiguration,
+            deploymentCircuitBreaker: inputs.deploymentCircuitBreaker,
+            networkConfiguration: inputs.networkConfiguration,
+            forceNewDeployment: inputs.forceNewDeployment,
+            triggers: inputs.triggers,
           },
-          { ignoreChanges: probe?.onService?.ignoreChanges ?? [] },
+          {
+            opts: { ignoreChanges: probe?.results['aws:ecs/service:Service']?.ignoreChanges ?? [] },
+            // The dependencies the program gave the component's inputs reach its children.
+            propertyDependencies: { triggers: component.options.propertyDependencies.triggers ?? [] },
+          },
         ),
       );
     }
@@ -413,11 +556,7 @@ for (const stack of STACKS) {
       const violations: string[] = [];
       for (const policy of policies) {
         if ('validateStack' in policy) {
-          const args = {
-            resources: views.map((v) => ({ ...v, propertyDependencies: {} })),
-            getConfig: () => ({}),
-          } as unknown as Parameters<StackValidationPolicy['validateStack']>[0];
-          policy.validateStack(args, (message, u) => violations.push(`${policy.name} ${u}: ${message}`));
+          for (const report of validateStack(policy, views)) violations.push(`${policy.name} ${report}`);
         } else {
           for (const view of views) {
             for (const message of validate(policy, view)) violations.push(`${policy.name} ${view.urn}: ${message}`);
@@ -425,7 +564,32 @@ for (const stack of STACKS) {
         }
       }
       expect(violations).to.deep.equal([]);
-      expect(views.some((v) => v.type === TYPES.ecsService)).to.equal(true);
+      for (const type of [TYPES.ecsService, TYPES.listener, TYPES.taskDefinition, TYPES.ecrRepository]) {
+        expect(
+          views.some((v) => v.type === type),
+          type,
+        ).to.equal(true);
+      }
+    });
+
+    it('sees the service follow every secret version through its triggers’ dependencies', () => {
+      const service = views.find((v) => v.type === TYPES.ecsService);
+      const versions = views.filter((v) => v.type === TYPES.secretVersion).map((v) => v.urn);
+      expect(versions).to.have.length.greaterThan(1);
+      expect(service?.propertyDependencies.triggers).to.have.members(versions);
     });
   });
 }
+
+describe('policy pack on a staging stack with allowPlainHttp', function () {
+  this.timeout(120_000);
+  it('flags the plain-HTTP listener open to the internet, as advisory; the same on production is refused', async () => {
+    const views = engineView(await runStack('staging', { allowPlainHttp: 'true' }));
+    const flagged = validateStack(named('plain-http-to-internet') as StackValidationPolicy, views);
+    expect(flagged).to.have.length(1);
+    expect(flagged[0]).to.match(/aws:lb\/listener:Listener::api-0: listener on port 80 serves plain HTTP/);
+    const refusing = named('production-no-plain-http-to-internet') as StackValidationPolicy;
+    expect(validateStack(refusing, views)).to.deep.equal([]);
+    expect(validateStack(refusing, views, { productionStacks: ['staging'] })).to.have.length(1);
+  });
+});

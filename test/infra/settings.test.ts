@@ -5,23 +5,51 @@
  */
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import { ENV } from '../../api/contract.js';
+import {
+  ALB_IDLE_TIMEOUT_SECONDS,
+  ENV,
+  KEEP_ALIVE_TIMEOUT_MS,
+  SSE_HEARTBEAT_MS,
+  SSE_HEARTBEAT_SECONDS,
+} from '../../api/contract.js';
 import { buildPaths } from '../../infra/image.js';
 import { type Overrides, REPO_ROOT, readProject, readStack, TEST_SECRETS } from './support/stack-config.js';
-import { ofType, one, runStack, STACKS } from './support/stack-run.js';
+import {
+  NO_COMMIT,
+  ofType,
+  one,
+  PRODUCTION_OPERATOR_SETTINGS,
+  runCommittedStack,
+  runStack,
+  STACKS,
+  STAGING_OPERATOR_SETTINGS,
+} from './support/stack-run.js';
 
+const staging = (overrides: Overrides) => ({ ...STAGING_OPERATOR_SETTINGS, ...overrides });
 const VARIANTS = {
   /** One run for two independent behaviours: no Mistral key, and an ARM64 build. */
-  noMistralOnArm: { mistralApiKey: undefined, platform: 'linux/arm64', mistralModel: 'mistral-large-latest' },
-  badMemory: { memory: '300' },
-  shortKey: { tokenSigningKey: 'too-short' },
-  slowShutdown: { shutdownDelayMs: '25000' },
+  noMistralOnArm: staging({ mistralApiKey: undefined, platform: 'linux/arm64', mistralModel: 'mistral-large-latest' }),
+  badMemory: staging({ memory: '300' }),
+  shortKey: staging({ tokenSigningKey: 'too-short' }),
+  slowShutdown: staging({ shutdownDelayMs: '25000' }),
+  rotatedKey: staging({ tokenSigningKey: 'a-new-token-signing-key-0123456789abcdefghijklmn' }),
+  httpsForTheTeam: staging({ certificateArn: PRODUCTION_OPERATOR_SETTINGS.certificateArn }),
+  plainHttpAllowed: { allowPlainHttp: 'true' },
+  unrestricted: {},
+  productionPlainHttp: { ...PRODUCTION_OPERATOR_SETTINGS, allowPlainHttp: 'true' },
+  worldCidr: { allowedCidrs: '10.1.0.0/16,0.0.0.0/0' },
+  badCidr: { allowedCidrs: '203.0.113.0/33' },
+  zoneWithoutDomain: staging({ hostedZoneId: 'Z0123456789EXAMPLE' }),
+  noCommit: staging({ [NO_COMMIT]: 'yes' }),
 };
+const PRODUCTION_VARIANTS = new Set<string>(['productionPlainHttp']);
 // Start every variant now: they run in parallel in their own processes while other tests run.
-for (const overrides of Object.values(VARIANTS)) runStack('staging', overrides).catch(() => undefined);
+for (const [name, overrides] of Object.entries(VARIANTS)) {
+  runStack(PRODUCTION_VARIANTS.has(name) ? 'production' : 'staging', overrides).catch(() => undefined);
+}
 
-const failure = (overrides: Overrides) =>
-  runStack('staging', overrides).then(
+const failure = (overrides: Overrides, stack = 'staging') =>
+  runStack(stack, overrides).then(
     () => {
       throw new Error('the program accepted the settings');
     },
@@ -106,7 +134,7 @@ describe('stack settings', function () {
       }[];
     const configured = env(await runStack('staging', VARIANTS.noMistralOnArm));
     expect(configured).to.deep.include({ name: ENV.mistralModel, value: 'mistral-large-latest' });
-    const committed = env(await runStack('staging'));
+    const committed = env(await runCommittedStack('staging'));
     expect(committed.map((e) => e.name)).not.to.include(ENV.mistralModel);
   });
 
@@ -123,6 +151,79 @@ describe('stack settings', function () {
 
   it('refuses a shutdown delay that would not end before the stop timeout', async () => {
     expect(await failure(VARIANTS.slowShutdown)).to.match(/shutdownDelayMs/);
+  });
+
+  it('rolls the service when a secret gets a new value, and only that secret’s trigger changes', async () => {
+    const triggers = async (run: Promise<Awaited<ReturnType<typeof runStack>>>) =>
+      one(await run, 'awsx:ecs:FargateService').inputs.triggers as Record<string, string>;
+    const before = await triggers(runCommittedStack('staging'));
+    const after = await triggers(runStack('staging', VARIANTS.rotatedKey));
+    expect(after[ENV.tokenSigningKey]).to.be.a('string').and.not.equal(before[ENV.tokenSigningKey]);
+    expect({ ...after, [ENV.tokenSigningKey]: '' }).to.deep.equal({ ...before, [ENV.tokenSigningKey]: '' });
+  });
+
+  it('refuses to serve plain HTTP to the whole internet unless explicitly allowed', async () => {
+    expect(await failure(VARIANTS.unrestricted)).to.match(
+      /Invalid stack setting certificateArn: stack staging would serve plain HTTP to the whole internet: set certificateArn/,
+    );
+  });
+
+  it('serves plain HTTP to the world only with allowPlainHttp, and warns about it', async () => {
+    const run = await runStack('staging', VARIANTS.plainHttpAllowed);
+    expect(one(run, 'awsx:lb:ApplicationLoadBalancer').inputs.listener).to.deep.equal({ port: 80, protocol: 'HTTP' });
+    const toAlb = ofType(run, 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule').filter(
+      (r) => r.inputs.securityGroupId === 'alb-id',
+    );
+    expect(toAlb.map((r) => [r.inputs.cidrIpv4, r.inputs.fromPort])).to.deep.equal([['0.0.0.0/0', 80]]);
+    expect(run.outputs.publicAccess).to.equal('public-http');
+  });
+
+  it('refuses allowPlainHttp on production, even with a certificate', async () => {
+    expect(await failure(VARIANTS.productionPlainHttp, 'production')).to.match(
+      /Invalid stack setting allowPlainHttp: stack production is a production stack: plain HTTP to the internet is refused/,
+    );
+  });
+
+  it('restricts HTTPS to the allowed networks too, letting the health checkers reach 443', async () => {
+    const run = await runStack('staging', VARIANTS.httpsForTheTeam);
+    const toAlb = ofType(run, 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule').filter(
+      (r) => r.inputs.securityGroupId === 'alb-id',
+    );
+    expect(
+      toAlb.map((r) => `${r.inputs.fromPort} ${r.inputs.cidrIpv4 ?? r.inputs.cidrIpv6 ?? r.inputs.prefixListId}`),
+    ).to.deep.equal([
+      '80 203.0.113.0/24',
+      '80 2001:db8::/48',
+      '443 203.0.113.0/24',
+      '443 2001:db8::/48',
+      '443 pl-com.amazonaws.eu-west-3.route53-healthchecks',
+    ]);
+    expect(
+      one(run, 'awsx:lb:ApplicationLoadBalancer').inputs.listeners.map((l: { port: number }) => l.port),
+    ).to.deep.equal([443, 80]);
+    expect(run.outputs.url).to.equal('https://api-0123456789.eu-west-3.elb.amazonaws.com');
+  });
+
+  it('refuses allowedCidrs that are not CIDR blocks or that are the whole internet', async () => {
+    expect(await failure(VARIANTS.worldCidr)).to.match(/allowedCidrs: "0\.0\.0\.0\/0" is the whole internet/);
+    expect(await failure(VARIANTS.badCidr)).to.match(/allowedCidrs: "203\.0\.113\.0\/33" is not an IPv4 or IPv6 CIDR/);
+  });
+
+  it('refuses a hosted zone without the domain name to create in it', async () => {
+    expect(await failure(VARIANTS.zoneWithoutDomain)).to.match(/Invalid stack setting hostedZoneId: needs domainName/);
+  });
+
+  it('refuses to build without a tag of its own (tags are immutable)', async () => {
+    expect(await failure(VARIANTS.noCommit)).to.match(/Invalid stack setting imageTag: every build needs its own tag/);
+  });
+
+  it('keeps SSE streams open through the load balancer, and Node’s sockets open longer than the ALB’s', () => {
+    expect(SSE_HEARTBEAT_MS).to.equal(SSE_HEARTBEAT_SECONDS * 1000);
+    // At least two heartbeats per idle timeout: one late write never ends a stream.
+    expect(ALB_IDLE_TIMEOUT_SECONDS)
+      .to.be.at.least(2 * SSE_HEARTBEAT_SECONDS)
+      .and.at.least(60);
+    expect(KEEP_ALIVE_TIMEOUT_MS).to.be.greaterThan(ALB_IDLE_TIMEOUT_SECONDS * 1000);
   });
 
   it('refuses a token-signing key shorter than 32 characters without printing it', async () => {

@@ -15,7 +15,9 @@ import {
 } from '../../api/contract.js';
 import { SERVICE_DYNAMODB_ACTIONS } from '../../api/db/permissions.js';
 import { keyAttributes, TABLES } from '../../api/db/tables.js';
+import type { PublicAccess } from '../../infra/config.js';
 import type { PolicyDocument } from '../../infra/iam.js';
+import { CACHE_TAG } from '../../infra/image.js';
 import { DATA_OPERATIONS } from '../../infra/monitoring.js';
 import { worldIngress } from '../../infra/policy/rules.js';
 import {
@@ -25,8 +27,10 @@ import {
   type RecordedResource,
   runCommittedStack,
   STACKS,
+  STAGING_OPERATOR_SETTINGS,
   type StackName,
   type StackRun,
+  TEST_COMMIT,
 } from './support/stack-run.js';
 
 /** What each stack must be, from the product's infrastructure specification. */
@@ -36,6 +40,7 @@ const EXPECTED: Record<
     scaling: [number, number];
     natGateways: string;
     protect: boolean;
+    access: PublicAccess;
     https: boolean;
     waf: boolean;
     logRetentionDays: number;
@@ -47,6 +52,7 @@ const EXPECTED: Record<
     scaling: [1, 2],
     natGateways: 'Single',
     protect: false,
+    access: 'restricted-http',
     https: false,
     waf: false,
     logRetentionDays: 14,
@@ -57,6 +63,7 @@ const EXPECTED: Record<
     scaling: [2, 10],
     natGateways: 'OnePerAz',
     protect: true,
+    access: 'https',
     https: true,
     waf: true,
     logRetentionDays: 90,
@@ -92,7 +99,10 @@ const TYPES = {
   webAcl: 'aws:wafv2/webAcl:WebAcl',
   webAclAssociation: 'aws:wafv2/webAclAssociation:WebAclAssociation',
   cluster: 'aws:ecs/cluster:Cluster',
+  healthCheck: 'aws:route53/healthCheck:HealthCheck',
+  record: 'aws:route53/record:Record',
 };
+const US_EAST_1_TOPIC_ARN = 'arn:aws:sns:eu-west-3:123456789012:alerts-us-east-1-topic';
 
 // Mock ARNs and IDs follow run-stack.ts: `<name>-id`, and ARNs from the mocked state.
 const idOf = (r: RecordedResource) => `${r.name}-id`;
@@ -136,11 +146,15 @@ for (const stack of STACKS) {
           expect(indexes.map((i) => i.name)).to.deep.equal(definition.indexes.map((i) => i.name));
           for (const index of definition.indexes) {
             const declared = indexes.find((i) => i.name === index.name);
-            expect(declared, index.name).to.deep.include({
-              hashKey: index.partitionKey.name,
+            // Keys on the current `keySchemas`, none on the deprecated hashKey/rangeKey.
+            expect(declared, index.name).to.deep.equal({
+              name: index.name,
+              keySchemas: [
+                { attributeName: index.partitionKey.name, keyType: 'HASH' },
+                ...(index.sortKey ? [{ attributeName: index.sortKey.name, keyType: 'RANGE' }] : []),
+              ],
               projectionType: index.projection,
             });
-            expect(declared?.rangeKey, index.name).to.equal(index.sortKey?.name);
           }
         }
       });
@@ -214,23 +228,44 @@ for (const stack of STACKS) {
         ]);
       });
 
-      it(`opens nothing to the internet but the ALB's ${expected.https ? '80 and 443' : 'port 80'}`, () => {
-        const open = run.resources.flatMap((r) =>
+      const openToWorld = () =>
+        run.resources.flatMap((r) =>
           worldIngress({ type: r.type, urn: r.name, props: r.inputs }).map((rule) => ({ rule, on: r })),
         );
-        expect(open.map(({ on }) => on.inputs.securityGroupId)).to.satisfy((ids: string[]) =>
-          ids.every((id) => id === 'alb-id'),
-        );
-        expect(open.map(({ rule }) => [rule.protocol, rule.fromPort, rule.toPort])).to.deep.equal(
-          expected.https
-            ? [
-                ['tcp', 80, 80],
-                ['tcp', 443, 443],
-              ]
-            : [['tcp', 80, 80]],
-        );
-        expect(one(run, TYPES.alb).inputs.securityGroups).to.deep.equal(['alb-id']);
-      });
+
+      if (expected.access === 'https') {
+        it('opens nothing to the internet but the ALB’s 80 (redirect) and 443', () => {
+          const open = openToWorld();
+          expect(open.map(({ on }) => on.inputs.securityGroupId)).to.satisfy((ids: string[]) =>
+            ids.every((id) => id === 'alb-id'),
+          );
+          expect(open.map(({ rule }) => [rule.protocol, rule.fromPort, rule.toPort])).to.deep.equal([
+            ['tcp', 80, 80],
+            ['tcp', 443, 443],
+          ]);
+          expect(one(run, TYPES.alb).inputs.securityGroups).to.deep.equal(['alb-id']);
+        });
+      } else {
+        it('opens nothing to the internet: the ALB’s port 80 only to the allowed networks and the health checkers', () => {
+          expect(openToWorld()).to.deep.equal([]);
+          const toAlb = ofType(run, TYPES.ingress).filter((r) => r.inputs.securityGroupId === 'alb-id');
+          const allowed = String(STAGING_OPERATOR_SETTINGS.allowedCidrs)
+            .split(',')
+            .map((c) => c.trim());
+          expect(toAlb.map((r) => r.inputs.cidrIpv4 ?? r.inputs.cidrIpv6 ?? r.inputs.prefixListId)).to.deep.equal([
+            ...allowed,
+            'pl-com.amazonaws.eu-west-3.route53-healthchecks',
+          ]);
+          for (const rule of toAlb) {
+            expect([rule.inputs.ipProtocol, rule.inputs.fromPort, rule.inputs.toPort], rule.name).to.deep.equal([
+              'tcp',
+              80,
+              80,
+            ]);
+          }
+          expect(toAlb.find((r) => r.inputs.cidrIpv6)?.inputs.cidrIpv6).to.equal('2001:db8::/48');
+        });
+      }
     });
 
     describe('load balancer', () => {
@@ -265,7 +300,7 @@ for (const stack of STACKS) {
           ]);
         });
       } else {
-        it('serves plain HTTP on port 80 when no certificate is configured', () => {
+        it('serves plain HTTP on port 80 (restricted) when no certificate is configured', () => {
           const alb = one(run, TYPES.alb).inputs;
           expect(alb.listener).to.deep.equal({ port: 80, protocol: 'HTTP' });
           expect(alb.listeners).to.equal(undefined);
@@ -297,6 +332,48 @@ for (const stack of STACKS) {
         const image = one(run, TYPES.image).inputs;
         expect(image).to.deep.include({ context: '.', dockerfile: 'api/Dockerfile', platform: 'linux/amd64' });
         expect(container(run).image).to.match(/@sha256:[0-9a-f]{64}$/);
+      });
+
+      it('tags the image with the commit and builds from the stable layer cache of the repository', () => {
+        const image = one(run, TYPES.image).inputs;
+        expect(image.imageTag).to.equal(TEST_COMMIT.slice(0, 12));
+        expect(image.cacheFrom).to.deep.equal([`${run.outputs.repositoryUrl}:${CACHE_TAG}`]);
+      });
+
+      it('keeps every pushed image when its build resource goes, and writes the full layer cache', () => {
+        const probes = run.transformProbes.filter((p) => p.component === TYPES.image);
+        expect(probes).to.have.length(1);
+        const onBuild = probes[0]?.results['docker-build:index:Image'];
+        expect(onBuild?.retainOnDelete).to.equal(true);
+        const cacheRef = '123456789012.dkr.ecr.eu-west-3.amazonaws.com/api-mock:buildcache';
+        expect(onBuild?.props.cacheTo).to.deep.equal([
+          { inline: {} },
+          { registry: { ref: cacheRef, mode: 'max', imageManifest: true, ociMediaTypes: true } },
+        ]);
+        expect(onBuild?.props).to.deep.include({ push: true, cacheFrom: [{ registry: { ref: cacheRef } }] });
+        expect(probes[0]?.results['aws:ecs/service:Service'], 'other children are left alone').to.equal(null);
+      });
+
+      it('registers each release as the next revision of one family per stack, never deregistering the previous', () => {
+        const task = one(run, TYPES.service).inputs.taskDefinitionArgs;
+        expect(task.family).to.equal(`freeda-${stack}-api`);
+        expect(task.skipDestroy).to.equal(true);
+      });
+
+      it('redeploys the service when any secret gets a new version', () => {
+        const service = one(run, TYPES.service).inputs;
+        expect(service.forceNewDeployment).to.equal(true);
+        const versions = ofType(run, TYPES.secretVersion);
+        const envOf = Object.fromEntries(
+          ofType(run, TYPES.secret).map((s) => [`${s.name}-id`, s.name.toUpperCase().replace(/-/g, '_')]),
+        );
+        expect(Object.keys(service.triggers).sort()).to.deep.equal(sorted(SECRET_ENV));
+        for (const version of versions) {
+          const env = envOf[version.inputs.secretId];
+          expect(env, version.name).to.be.a('string');
+          expect(service.triggers[env as string], version.name).to.match(/^v-[0-9a-f]{16}$/);
+        }
+        expect(new Set(Object.values(service.triggers)).size).to.equal(versions.length);
       });
 
       it('configures the container from the runtime contract and the stack resources', () => {
@@ -368,9 +445,12 @@ for (const stack of STACKS) {
       it('leaves the task count to autoscaling: the inner ECS service ignores desiredCount', () => {
         const probes = run.transformProbes.filter((p) => p.component === TYPES.service);
         expect(probes).to.have.length(1);
-        expect(probes[0]?.onService?.ignoreChanges).to.include('desiredCount');
-        expect(probes[0]?.onService?.props).to.deep.equal({ desiredCount: 2 });
-        expect(probes[0]?.onTaskDefinition, 'other children are left alone').to.equal(null);
+        const onService = probes[0]?.results['aws:ecs/service:Service'];
+        expect(onService?.ignoreChanges).to.include('desiredCount');
+        expect(onService?.props).to.deep.equal({ desiredCount: 2 });
+        expect(probes[0]?.results['aws:ecs/taskDefinition:TaskDefinition'], 'other children are left alone').to.equal(
+          null,
+        );
         expect(one(run, TYPES.service).inputs.desiredCount).to.equal(expected.scaling[0]);
       });
 
@@ -499,19 +579,67 @@ for (const stack of STACKS) {
         ]);
       });
 
-      it('sends every alarm to the alerts topic', () => {
+      it(`alarms within 3 minutes when fewer than ${expected.scaling[0]} tasks are healthy, or none reports at all`, () => {
+        const alarm = alarmNamed('healthy-hosts');
+        expect(alarm).to.deep.include({
+          namespace: 'AWS/ApplicationELB',
+          metricName: 'HealthyHostCount',
+          statistic: 'Minimum',
+          period: 60,
+          threshold: expected.scaling[0],
+          comparisonOperator: 'LessThanThreshold',
+          treatMissingData: 'breaching',
+        });
+        expect(alarm.evaluationPeriods * alarm.period).to.be.at.most(180);
+        expect(alarm.dimensions).to.deep.equal({
+          LoadBalancer: 'app/api/0123456789abcdef',
+          TargetGroup: 'targetgroup/api/fedcba9876543210',
+        });
+      });
+
+      it('checks readiness from outside, through the public listener, and alarms when it fails', () => {
+        const check = one(run, TYPES.healthCheck).inputs;
+        expect(check).to.deep.include(
+          expected.https
+            ? { type: 'HTTPS', port: 443, fqdn: PRODUCTION_OPERATOR_SETTINGS.domainName, enableSni: true }
+            : { type: 'HTTP', port: 80, fqdn: 'api-0123456789.eu-west-3.elb.amazonaws.com', enableSni: false },
+        );
+        expect(check.resourcePath).to.equal(HEALTH_PATHS.ready);
+        const alarm = alarmNamed('ready-from-outside');
+        expect(alarm).to.deep.include({
+          region: 'us-east-1',
+          namespace: 'AWS/Route53',
+          metricName: 'HealthCheckStatus',
+          dimensions: { HealthCheckId: 'ready-from-outside-id' },
+          comparisonOperator: 'LessThanThreshold',
+          threshold: 1,
+          period: 60,
+          treatMissingData: 'breaching',
+        });
+        expect(alarm.alarmActions).to.deep.equal([US_EAST_1_TOPIC_ARN]);
+        expect(one(run, TYPES.topic, 'alerts-us-east-1').inputs.region).to.equal('us-east-1');
+      });
+
+      it('sends every alarm to the alerts topic (of its region)', () => {
         const alarms = ofType(run, TYPES.alarm);
-        expect(alarms.length).to.be.at.least(10);
-        for (const alarm of alarms) expect(alarm.inputs.alarmActions, alarm.name).to.deep.equal([TOPIC_ARN]);
+        expect(alarms.length).to.be.at.least(12);
+        for (const alarm of alarms) {
+          expect(alarm.inputs.alarmActions, alarm.name).to.deep.equal([
+            alarm.inputs.region === 'us-east-1' ? US_EAST_1_TOPIC_ARN : TOPIC_ARN,
+          ]);
+        }
       });
 
       if (stack === 'production') {
-        it('mails the alerts to the on-call address', () => {
-          expect(one(run, TYPES.subscription).inputs).to.deep.include({
-            protocol: 'email',
-            endpoint: PRODUCTION_OPERATOR_SETTINGS.alarmEmail,
-            topic: TOPIC_ARN,
-          });
+        it('mails the alerts of both regions to the on-call address', () => {
+          const subscriptions = ofType(run, TYPES.subscription).map((s) => s.inputs);
+          expect(subscriptions.map((s) => s.topic).sort()).to.deep.equal([TOPIC_ARN, US_EAST_1_TOPIC_ARN].sort());
+          for (const subscription of subscriptions) {
+            expect(subscription).to.deep.include({
+              protocol: 'email',
+              endpoint: PRODUCTION_OPERATOR_SETTINGS.alarmEmail,
+            });
+          }
         });
       } else {
         it('subscribes nobody to the alerts when no e-mail is configured', () => {
@@ -526,11 +654,21 @@ for (const stack of STACKS) {
           expect(text).to.include(needle);
         }
         const alarmWidget = body.widgets.find((w: { type: string }) => w.type === 'alarm');
-        expect(alarmWidget.properties.alarms).to.have.length(ofType(run, TYPES.alarm).length);
+        // The dashboard's region's alarms (the outside check's alarm lives in us-east-1).
+        const regional = ofType(run, TYPES.alarm).filter((a) => a.inputs.region === undefined);
+        expect(alarmWidget.properties.alarms).to.have.length(regional.length);
       });
     });
 
     describe('image repository', () => {
+      it('keeps image tags immutable, except the build cache', () => {
+        const repository = one(run, TYPES.repository).inputs;
+        expect(repository.imageTagMutability).to.equal('IMMUTABLE_WITH_EXCLUSION');
+        expect(repository.imageTagMutabilityExclusionFilters).to.deep.equal([
+          { filterType: 'WILDCARD', filter: CACHE_TAG },
+        ]);
+      });
+
       it('scans images on push and never expires the images deployments and rollbacks use', () => {
         const repository = one(run, TYPES.repository).inputs;
         expect(repository.imageScanningConfiguration).to.deep.equal({ scanOnPush: true });
@@ -559,10 +697,43 @@ for (const stack of STACKS) {
           `https://eu-west-3.console.aws.amazon.com/cloudwatch/home?region=eu-west-3#dashboards/dashboard/freeda-${stack}`,
         );
         expect(o.bootstrapAdminKeySecretArn).to.equal(secretArn(stack, 'bootstrap-admin-key'));
-        expect(o.taskDefinitionArn).to.match(/:task-definition\/api:\d+$/);
         expect(o).to.include.keys('clusterName', 'serviceName');
         expect(o.loadBalancerDnsName).to.equal('api-0123456789.eu-west-3.elb.amazonaws.com');
+        expect(o.publicAccess).to.equal(expected.access);
+        expect(o.dataKeyArn).to.equal(KEY_ARN);
+        expect(o.outsideHealthCheckId).to.equal('ready-from-outside-id');
       });
+
+      it('exports the task definition this update registered, not the one the service reports after a rollback', () => {
+        // The mocked service reports revision 7 (as after a circuit-breaker rollback); the update registered 8.
+        expect(run.outputs.taskDefinitionArn).to.equal(
+          `arn:aws:ecs:eu-west-3:123456789012:task-definition/freeda-${stack}-api:8`,
+        );
+      });
+
+      if (stack === 'production') {
+        it('points the domain at the ALB with an alias record in the configured zone', () => {
+          const record = one(run, TYPES.record).inputs;
+          expect(record).to.deep.include({
+            zoneId: PRODUCTION_OPERATOR_SETTINGS.hostedZoneId,
+            name: PRODUCTION_OPERATOR_SETTINGS.domainName,
+            type: 'A',
+          });
+          expect(record.aliases).to.deep.equal([
+            {
+              name: 'api-0123456789.eu-west-3.elb.amazonaws.com',
+              zoneId: 'Z3Q77PNBQS71R4',
+              evaluateTargetHealth: true,
+            },
+          ]);
+          expect(run.outputs.dnsRecordManaged).to.equal(true);
+        });
+      } else {
+        it('creates no DNS record without a hosted zone (CI then checks the ALB by name)', () => {
+          expect(ofType(run, TYPES.record)).to.have.length(0);
+          expect(run.outputs.dnsRecordManaged).to.equal(false);
+        });
+      }
     });
   });
 }

@@ -8,15 +8,16 @@
  * state returned here stands in for their outputs. The transforms a component carries are recorded by
  * applying them to probe resources (the mock monitor never runs them itself).
  */
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as pulumi from '@pulumi/pulumi';
 import { MockMonitor } from '@pulumi/pulumi/runtime/mocks.js';
 import { type Overrides, resolveStackConfig } from './stack-config.js';
-import type { RecordedResource, StackRun, TransformProbe } from './stack-run.js';
+import { NO_COMMIT, PROBES, type RecordedResource, type StackRun, type TransformProbe } from './stack-run.js';
 
 const [stack, outFile] = process.argv.slice(2);
 if (!stack || !outFile) throw new Error('usage: run-stack.ts <stack> <out.json>');
-const overrides = JSON.parse(process.env.FREEDA_TEST_OVERRIDES ?? '{}') as Overrides;
+const { [NO_COMMIT]: _noCommit, ...overrides } = JSON.parse(process.env.FREEDA_TEST_OVERRIDES ?? '{}') as Overrides;
 
 const REGION = 'eu-west-3';
 const ACCOUNT = '123456789012';
@@ -32,10 +33,15 @@ type RegisterRequest = any;
 const options = new Map<string, RecordedResource['options']>();
 const registerResource = MockMonitor.prototype.registerResource;
 MockMonitor.prototype.registerResource = function (this: MockMonitor, req: RegisterRequest, callback) {
+  const propertyDependencies: Record<string, string[]> = {};
+  req.getPropertydependenciesMap().forEach((deps: { getUrnsList(): string[] }, property: string) => {
+    propertyDependencies[property] = deps.getUrnsList();
+  });
   options.set(`${req.getType()}::${req.getName()}`, {
     protect: req.getProtect() ?? false,
     ignoreChanges: req.getIgnorechangesList(),
     dependsOn: req.getDependenciesList(),
+    propertyDependencies,
   });
   return registerResource.call(this, req, callback);
 };
@@ -69,6 +75,7 @@ function mockState(type: string, name: string, inputs: RecordedResource['inputs'
           arn: arn('elasticloadbalancing', `loadbalancer/app/${name}/0123456789abcdef`),
           arnSuffix: `app/${name}/0123456789abcdef`,
           dnsName: `${name}-0123456789.${REGION}.elb.amazonaws.com`,
+          zoneId: 'Z3Q77PNBQS71R4',
         },
         defaultTargetGroup: {
           arn: arn('elasticloadbalancing', `targetgroup/${name}/fedcba9876543210`),
@@ -80,14 +87,30 @@ function mockState(type: string, name: string, inputs: RecordedResource['inputs'
       return { url: `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/${name}-mock`, repository: { name: `${name}-mock` } };
     case 'awsx:ecr:Image':
       return { imageUri: `${inputs.repositoryUrl}@sha256:${'0'.repeat(64)}` };
-    case 'awsx:ecs:FargateService':
+    case 'awsx:ecs:FargateService': {
+      // As after a circuit-breaker rollback: the update registered revision 8, the service (re-read from ECS)
+      // runs revision 7.
+      const family = inputs.taskDefinitionArgs?.family ?? name;
       return {
         service: {
           name: `${name}-service`,
           arn: arn('ecs', `service/${name}`),
-          taskDefinition: arn('ecs', `task-definition/${name}:1`),
+          taskDefinition: arn('ecs', `task-definition/${family}:7`),
         },
+        taskDefinition: { arn: arn('ecs', `task-definition/${family}:8`), family },
       };
+    }
+    case 'aws:secretsmanager/secretVersion:SecretVersion':
+      // Secrets Manager gives each value its own version id; derive it from the value so a new value shows.
+      return {
+        ...inputs,
+        versionId: `v-${createHash('sha256')
+          .update(JSON.stringify(unwrapSecrets(inputs.secretString)))
+          .digest('hex')
+          .slice(0, 16)}`,
+      };
+    case 'aws:route53/healthCheck:HealthCheck':
+      return { ...inputs, arn: arn('route53', `healthcheck/${name}`) };
     case 'random:index/randomPassword:RandomPassword':
       return { ...inputs, result: 'x'.repeat(inputs.length ?? 16) };
     case 'aws:dynamodb/table:Table':
@@ -109,16 +132,18 @@ function mockState(type: string, name: string, inputs: RecordedResource['inputs'
 
 async function probeTransforms(type: string, name: string, transforms: pulumi.ResourceTransform[]) {
   for (const transform of transforms) {
-    const probe = async (probeType: string) => {
-      const result = await transform({ custom: true, type: probeType, name, props: { desiredCount: 2 }, opts: {} });
-      return result ? { props: result.props, ignoreChanges: result.opts.ignoreChanges ?? [] } : null;
-    };
-    transformProbes.push({
-      component: type,
-      name,
-      onService: await probe('aws:ecs/service:Service'),
-      onTaskDefinition: await probe('aws:ecs/taskDefinition:TaskDefinition'),
-    });
+    const results: TransformProbe['results'] = {};
+    for (const [probeType, props] of Object.entries(PROBES)) {
+      const result = await transform({ custom: true, type: probeType, name, props: structuredClone(props), opts: {} });
+      results[probeType] = result
+        ? {
+            props: result.props as Record<string, unknown>,
+            ignoreChanges: result.opts.ignoreChanges ?? [],
+            retainOnDelete: result.opts.retainOnDelete ?? false,
+          }
+        : null;
+    }
+    transformProbes.push({ component: type, name, results });
   }
 }
 
@@ -133,7 +158,12 @@ async function main() {
           name: args.name,
           custom: args.custom ?? false,
           inputs: unwrapSecrets(args.inputs) as RecordedResource['inputs'],
-          options: options.get(`${args.type}::${args.name}`) ?? { protect: false, ignoreChanges: [], dependsOn: [] },
+          options: options.get(`${args.type}::${args.name}`) ?? {
+            protect: false,
+            ignoreChanges: [],
+            dependsOn: [],
+            propertyDependencies: {},
+          },
         });
         if (args.transforms?.length) await probeTransforms(args.type, args.name, args.transforms);
         return { id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs) };
@@ -146,6 +176,8 @@ async function main() {
             return { id: ACCOUNT, accountId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:user/test`, userId: 'test' };
           case 'aws:ec2/getSubnet:getSubnet':
             return { id: args.inputs.id, vpcId: 'vpc-0mock' };
+          case 'aws:ec2/getManagedPrefixList:getManagedPrefixList':
+            return { ...args.inputs, id: `pl-${args.inputs.name}` };
           default:
             return args.inputs;
         }

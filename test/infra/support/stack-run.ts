@@ -17,15 +17,41 @@ export interface RecordedResource {
   custom: boolean;
   // biome-ignore lint/suspicious/noExplicitAny: registered inputs are free-form JSON
   inputs: Record<string, any>;
-  options: { protect: boolean; ignoreChanges: string[]; dependsOn: string[] };
+  options: {
+    protect: boolean;
+    ignoreChanges: string[];
+    dependsOn: string[];
+    /** Input property -> URNs of the resources its value came from (what the engine tracks). */
+    propertyDependencies: Record<string, string[]>;
+  };
+}
+
+/**
+ * The children awsx components create that the program's transforms may target, with representative inputs
+ * (as the awsx provider registers them): each transform is applied to each.
+ */
+export const PROBES: Record<string, Record<string, unknown>> = {
+  'aws:ecs/service:Service': { desiredCount: 2 },
+  'aws:ecs/taskDefinition:TaskDefinition': { family: 'freeda-test-api', skipDestroy: true },
+  'docker-build:index:Image': {
+    tags: ['123456789012.dkr.ecr.eu-west-3.amazonaws.com/api-mock:0123456789ab'],
+    cacheFrom: [{ registry: { ref: '123456789012.dkr.ecr.eu-west-3.amazonaws.com/api-mock:buildcache' } }],
+    cacheTo: [{ inline: {} }],
+    push: true,
+  },
+};
+
+export interface TransformResult {
+  props: Record<string, unknown>;
+  ignoreChanges: string[];
+  retainOnDelete: boolean;
 }
 
 export interface TransformProbe {
   component: string;
   name: string;
-  /** What the transform did to an `aws:ecs/service:Service` (null: left it alone). */
-  onService: { props: Record<string, unknown>; ignoreChanges: string[] } | null;
-  onTaskDefinition: { props: Record<string, unknown>; ignoreChanges: string[] } | null;
+  /** What the transform did to each probe type of PROBES (null: left it alone). */
+  results: Record<string, TransformResult | null>;
 }
 
 export interface StackRun {
@@ -50,7 +76,8 @@ async function spawnRun(stack: string, overrides: Overrides): Promise<StackRun> 
         env: {
           ...process.env,
           FREEDA_TEST_OVERRIDES: toJson(overrides),
-          GITHUB_SHA: '',
+          // As on CI: the commit names the image (a run can drop it to test the refusal without a tag).
+          GITHUB_SHA: overrides[NO_COMMIT] === undefined ? TEST_COMMIT : '',
         },
         maxBuffer: 16 * 1024 * 1024,
       },
@@ -62,6 +89,11 @@ async function spawnRun(stack: string, overrides: Overrides): Promise<StackRun> 
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/** The commit CI builds (GITHUB_SHA); the image tag is its first 12 characters. */
+export const TEST_COMMIT = '0123456789abcdef0123456789abcdef01234567';
+/** Override key (not a setting) that runs the program without GITHUB_SHA. */
+export const NO_COMMIT = '(no GITHUB_SHA)';
 
 /** The program's registrations for a stack (its committed settings, plus test secrets and overrides). */
 /** undefined (remove the setting) must survive JSON, in cache keys and on the way to the child. */
@@ -91,11 +123,21 @@ export function one(run: StackRun, type: string, name?: string): RecordedResourc
 export const PRODUCTION_OPERATOR_SETTINGS: Overrides = {
   certificateArn: 'arn:aws:acm:eu-west-3:123456789012:certificate/00000000-0000-0000-0000-000000000000',
   domainName: 'support-api.example.com',
+  hostedZoneId: 'Z0123456789EXAMPLE',
   alarmEmail: 'oncall@example.com',
+};
+
+/** Values an operator sets on staging (docs/deploy.md): no certificate, the listener restricted to the team. */
+export const STAGING_OPERATOR_SETTINGS: Overrides = {
+  allowedCidrs: '203.0.113.0/24, 2001:db8::/48',
 };
 
 export const STACKS = ['staging', 'production'] as const;
 export type StackName = (typeof STACKS)[number];
 
-export const runCommittedStack = (stack: StackName) =>
-  runStack(stack, stack === 'production' ? PRODUCTION_OPERATOR_SETTINGS : {});
+export const OPERATOR_SETTINGS: Record<StackName, Overrides> = {
+  staging: STAGING_OPERATOR_SETTINGS,
+  production: PRODUCTION_OPERATOR_SETTINGS,
+};
+
+export const runCommittedStack = (stack: StackName) => runStack(stack, OPERATOR_SETTINGS[stack]);

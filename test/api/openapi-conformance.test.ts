@@ -1,0 +1,396 @@
+/**
+ * The OpenAPI document tells the truth: every operation is driven on the real app (success, validation,
+ * credentials, not found, preconditions, rate limits, an unavailable table) and every response is checked
+ * against the document — status declared, body valid against its schema, declared headers present and valid,
+ * no API header undeclared. The suite fails if the app serves a route the document does not list, or the
+ * document lists an operation this suite never drove.
+ */
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { expect } from 'chai';
+import type { Response } from 'supertest';
+import { startAssistantHarness } from '../support/assistant.js';
+import { ADMIN_KEY, type Harness, startHarness } from '../support/harness.js';
+import { type FakeMistral, startFakeMistral } from '../support/mistral-server.js';
+import { appRoutes, Conformance } from '../support/openapi-conformance.js';
+
+interface Call {
+  params?: Record<string, string>;
+  query?: Record<string, string>;
+  token?: string;
+  headers?: Record<string, string>;
+  body?: object;
+  /** A body sent as is, with this content type. */
+  raw?: { type: string; data: string };
+}
+
+const BIG = 'x'.repeat(70 * 1024);
+
+describe('OpenAPI document conformance (every route, every response checked against the document)', () => {
+  let fake: FakeMistral;
+  let h: Harness;
+  let doc: Conformance;
+  /** operationId -> statuses seen. */
+  const driven = new Map<string, Set<number>>();
+  let agent: { email: string; token: string };
+  let manager: { email: string; token: string };
+
+  before(async () => {
+    fake = await startFakeMistral();
+    h = await startAssistantHarness(fake);
+    doc = new Conformance((await h.http().get('/openapi.json').expect(200)).body);
+    agent = await h.user('agent');
+    manager = await h.user('manager');
+  });
+  after(async () => {
+    await h.close();
+    await fake.close();
+  });
+
+  /** Sends `call` to the operation's path and method, expects `status`, and checks the answer against the document. */
+  async function drive(on: Harness, operationId: string, status: number, call: Call = {}): Promise<Response> {
+    const { method, path } = doc.operation(operationId);
+    const url = path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(call.params?.[name] ?? 'missing'));
+    const query = call.query ? `?${new URLSearchParams(call.query)}` : '';
+    let req = on.http()[method as 'get' | 'post' | 'patch' | 'delete'](url + query);
+    if (call.token) req = req.set('authorization', `Bearer ${call.token}`);
+    for (const [name, value] of Object.entries(call.headers ?? {})) req = req.set(name, value);
+    if (call.raw) req = req.set('content-type', call.raw.type).send(call.raw.data);
+    else if (call.body !== undefined) req = req.send(call.body);
+    const res = await req;
+    expect(res.status, `${operationId} answered ${res.status}: ${res.text.slice(0, 300)}`).to.equal(status);
+    doc.conforms(operationId, res);
+    const seen = driven.get(operationId) ?? new Set<number>();
+    seen.add(status);
+    driven.set(operationId, seen);
+    return res;
+  }
+  const call = (operationId: string, status: number, c: Call = {}) => drive(h, operationId, status, c);
+
+  it('health, the document and its reference', async () => {
+    await call('getLiveness', 200);
+    await call('getReadiness', 200);
+    await call('getHealth', 200);
+    await call('getOpenApiDocument', 200);
+    await call('getApiReference', 200);
+    h.runtime.lifecycle.shuttingDown = true;
+    try {
+      const res = await call('getReadiness', 503);
+      expect(res.body.error.details[0].path).to.equal('checks.lifecycle');
+      await call('getHealth', 200);
+    } finally {
+      h.runtime.lifecycle.shuttingDown = false;
+    }
+  });
+
+  it('public ticket routes', async () => {
+    const created = await call('createPublicTicket', 201, {
+      body: { message: 'Ma box ne se connecte plus', customer_name: 'Alice', channel: 'whatsapp' },
+    });
+    expect(created.headers.location).to.equal(`/v1/public/tickets/${created.body.ticket.ticket_id}`);
+    expect(created.headers['cache-control']).to.equal('no-store');
+    const id = created.body.ticket.ticket_id as string;
+    const token = created.body.access_token as string;
+    const other = await h.ticket();
+
+    await call('createPublicTicket', 400, { body: { message: '   ' } });
+    await call('createPublicTicket', 400, { raw: { type: 'application/json', data: '{"message":' } });
+    await call('createPublicTicket', 413, { body: { message: BIG } });
+    await call('createPublicTicket', 415, { raw: { type: 'text/plain', data: 'hello' } });
+
+    await call('getPublicTicket', 200, { params: { ticket_id: id }, token });
+    await call('getPublicTicket', 401, { params: { ticket_id: id } });
+    await call('getPublicTicket', 404, { params: { ticket_id: id }, token: other.token });
+    await call('getPublicTicket', 400, { params: { ticket_id: 'not-an-id' }, token });
+
+    await call('addPublicMessage', 201, { params: { ticket_id: id }, token, body: { content: 'Toujours en panne' } });
+
+    const page = await call('listPublicTicketMessages', 200, {
+      params: { ticket_id: id },
+      token,
+      query: { limit: '1' },
+    });
+    expect(page.body.items).to.have.length(1);
+    expect(page.body.next_cursor).to.be.a('string');
+    const rest = await call('listPublicTicketMessages', 200, {
+      params: { ticket_id: id },
+      token,
+      query: { cursor: page.body.next_cursor },
+    });
+    expect(rest.body.items).to.not.be.empty;
+    const badPage = await call('listPublicTicketMessages', 400, {
+      params: { ticket_id: id },
+      token,
+      query: { limit: '0' },
+    });
+    expect(badPage.body.error.details[0].path).to.equal('query.limit');
+    await call('listPublicTicketMessages', 401, { params: { ticket_id: id } });
+    await call('listPublicTicketMessages', 404, { params: { ticket_id: id }, token: other.token });
+    await call('addPublicMessage', 400, { params: { ticket_id: id }, token, body: { content: '' } });
+    await call('addPublicMessage', 401, { params: { ticket_id: id }, body: { content: 'x' } });
+    await call('addPublicMessage', 404, { params: { ticket_id: id }, token: other.token, body: { content: 'x' } });
+    await call('addPublicMessage', 413, { params: { ticket_id: id }, token, body: { content: BIG } });
+    await call('addPublicMessage', 415, { params: { ticket_id: id }, token, raw: { type: 'text/plain', data: 'x' } });
+
+    await call('closePublicTicket', 401, { params: { ticket_id: other.id } });
+    await call('closePublicTicket', 404, { params: { ticket_id: other.id }, token });
+    await call('closePublicTicket', 400, { params: { ticket_id: 'nope' }, token });
+    await call('closePublicTicket', 200, { params: { ticket_id: other.id }, token: other.token });
+    await call('addPublicMessage', 409, {
+      params: { ticket_id: other.id },
+      token: other.token,
+      body: { content: 'x' },
+    });
+  });
+
+  it('agent ticket routes', async () => {
+    const t = await h.ticket();
+    const params = { ticket_id: t.id };
+    const token = agent.token;
+
+    await call('listTickets', 200, { token });
+    await call('listTickets', 200, { token, query: { status: 'new', channel: 'chat', limit: '2' } });
+    await call('listTickets', 200, {
+      token,
+      query: { created_from: '2026-01-01', created_to: new Date().toISOString(), limit: '100' },
+    });
+    const bad = await call('listTickets', 400, { token, query: { limit: '0' } });
+    expect(bad.body.error.details[0].path).to.equal('query.limit');
+    await call('listTickets', 401, {});
+    await call('listTickets', 401, { token: 'not-a-credential' });
+
+    const read = await call('getTicket', 200, { params, token });
+    expect(read.headers.etag).to.equal(`"${read.body.version}"`);
+    await call('getTicket', 400, { params: { ticket_id: 'x' }, token });
+    await call('getTicket', 401, { params });
+    await call('getTicket', 404, { params: { ticket_id: 'FRE-00000000' }, token });
+
+    const reply = await call('addTicketMessage', 201, { params, token, body: { content: 'On regarde tout de suite' } });
+    expect(reply.headers.etag).to.equal(`"${reply.body.ticket.version}"`);
+    await call('addTicketMessage', 201, { params, token, body: { content: 'note', internal: true } });
+
+    const page = await call('listTicketMessages', 200, { params, token, query: { limit: '1' } });
+    expect(page.body.items).to.have.length(1);
+    expect(page.body.next_cursor).to.be.a('string');
+    const rest = await call('listTicketMessages', 200, { params, token, query: { cursor: page.body.next_cursor } });
+    expect(rest.body.items.some((m: { internal?: boolean }) => m.internal)).to.equal(true);
+    const badPage = await call('listTicketMessages', 400, { params, token, query: { limit: 'abc' } });
+    expect(badPage.body.error.details[0].path).to.equal('query.limit');
+    await call('listTicketMessages', 401, { params });
+    await call('listTicketMessages', 404, { params: { ticket_id: 'FRE-00000000' }, token });
+    await call('addTicketMessage', 400, { params, token, body: { content: 'x', internal: 'yes' } });
+    await call('addTicketMessage', 401, { params, body: { content: 'x' } });
+    await call('addTicketMessage', 404, { params: { ticket_id: 'FRE-00000000' }, token, body: { content: 'x' } });
+    await call('addTicketMessage', 413, { params, token, body: { content: BIG } });
+    await call('addTicketMessage', 415, { params, token, raw: { type: 'text/plain', data: 'x' } });
+
+    const version = Number(reply.body.ticket.version);
+    const ifMatch = (v: string) => ({ 'if-match': v });
+    await call('updateTicket', 428, { params, token, body: { priority: 'high' } });
+    await call('updateTicket', 412, { params, token, headers: ifMatch('"999"'), body: { priority: 'high' } });
+    const empty = await call('updateTicket', 400, { params, token, headers: ifMatch(`"${version}"`), body: {} });
+    expect(empty.body.error.details[0].path).to.equal('body');
+    await call('updateTicket', 403, {
+      params,
+      token,
+      headers: ifMatch(`"${version}"`),
+      body: { assigned_to: manager.email },
+    });
+    await call('updateTicket', 200, {
+      params,
+      token,
+      headers: ifMatch(`"${version}"`),
+      body: { priority: 'high', tags: ['fibre', 'vip'] },
+    });
+    await call('updateTicket', 200, { params, token, headers: ifMatch('*'), body: { status: 'closed' } });
+    await call('updateTicket', 401, { params, headers: ifMatch('*'), body: { status: 'new' } });
+    await call('updateTicket', 404, {
+      params: { ticket_id: 'FRE-00000000' },
+      token,
+      headers: ifMatch('*'),
+      body: { status: 'new' },
+    });
+    await call('updateTicket', 413, { params, token, headers: ifMatch('*'), body: { tags: [BIG] } });
+    await call('updateTicket', 415, { params, token, headers: ifMatch('*'), raw: { type: 'text/plain', data: 'x' } });
+
+    const history = await call('getTicketHistory', 200, { params, token });
+    expect(history.body.next_cursor).to.equal(null);
+    const tagged = history.body.events.find(
+      (e: { type: string; data: { changes?: { tags?: unknown } } }) =>
+        e.type === 'ticket.updated' && e.data.changes?.tags,
+    );
+    expect(tagged.data.changes.tags.after).to.deep.equal(['fibre', 'vip']);
+    const firstEvent = await call('getTicketHistory', 200, { params, token, query: { limit: '1' } });
+    expect(firstEvent.body.events).to.have.length(1);
+    expect(firstEvent.body.events[0].type).to.equal('ticket.created');
+    const nextEvents = await call('getTicketHistory', 200, {
+      params,
+      token,
+      query: { cursor: firstEvent.body.next_cursor },
+    });
+    expect(nextEvents.body.events[0].id).to.equal(history.body.events[1].id);
+    await call('getTicketHistory', 400, { params, token, query: { cursor: 'not-a-cursor' } });
+    await call('getTicketHistory', 400, { params: { ticket_id: 'x' }, token });
+    await call('getTicketHistory', 401, { params });
+    await call('getTicketHistory', 404, { params: { ticket_id: 'FRE-00000000' }, token });
+
+    await call('suggestReply', 200, { params, token });
+    await call('suggestReply', 400, { params: { ticket_id: 'x' }, token });
+    await call('suggestReply', 401, { params });
+    await call('suggestReply', 404, { params: { ticket_id: 'FRE-00000000' }, token });
+
+    await call('deleteTicket', 403, { params, token });
+    await call('deleteTicket', 401, { params });
+    await call('deleteTicket', 400, { params: { ticket_id: 'x' }, token: ADMIN_KEY });
+    await call('deleteTicket', 204, { params, token: ADMIN_KEY });
+    await call('deleteTicket', 404, { params, token: ADMIN_KEY });
+  });
+
+  it('the change feed', async () => {
+    const token = agent.token;
+    const page = await call('listEvents', 200, { token, query: { limit: '5' } });
+    expect(page.body.next_cursor).to.be.a('string');
+    await call('listEvents', 200, { token, query: { after: page.body.next_cursor, limit: '5' } });
+    await call('listEvents', 200, { token, query: { types: 'ticket.created,message.created' } });
+    const bad = await call('listEvents', 400, { token, query: { types: 'ticket.exploded' } });
+    expect(bad.body.error.details[0].path).to.match(/^query\.types/);
+    await call('listEvents', 401, {});
+  });
+
+  it('reports', async () => {
+    const csv = await call('exportTickets', 200, { token: manager.token, query: { status: 'new', bom: 'false' } });
+    expect(csv.text.split('\r\n')[0]).to.match(/^ticket_id,/);
+    await call('exportTickets', 400, { token: manager.token, query: { bom: 'maybe' } });
+    await call('exportTickets', 401, {});
+    await call('exportTickets', 403, { token: agent.token });
+
+    await call('getAnalyticsSummary', 200, { token: manager.token });
+    await call('getAnalyticsSummary', 400, {
+      token: manager.token,
+      query: { created_from: '2026-02-01', created_to: '2026-01-01' },
+    });
+    await call('getAnalyticsSummary', 401, {});
+    await call('getAnalyticsSummary', 403, { token: agent.token });
+  });
+
+  it('accounts, API keys and login', async () => {
+    const email = `conformance-${Date.now()}@freeda.test`;
+    const password = 'a long enough passphrase';
+    await call('createUser', 201, { token: ADMIN_KEY, body: { email, name: 'Conf', role: 'agent', password } });
+    await call('createUser', 409, { token: ADMIN_KEY, body: { email, name: 'Conf', role: 'agent', password } });
+    await call('createUser', 400, { token: ADMIN_KEY, body: { email: 'nope', name: ' ', role: 'chief', password } });
+    await call('createUser', 401, { body: { email, name: 'Conf', role: 'agent', password } });
+    await call('createUser', 403, { token: agent.token, body: { email, name: 'Conf', role: 'agent', password } });
+    await call('createUser', 413, { token: ADMIN_KEY, body: { email, name: BIG, role: 'agent', password } });
+    await call('createUser', 415, { token: ADMIN_KEY, raw: { type: 'text/plain', data: 'x' } });
+
+    const login = await call('login', 200, { body: { email, password } });
+    expect(login.headers['cache-control']).to.equal('no-store');
+    await call('login', 401, { body: { email, password: 'wrong but long enough' } });
+    await call('login', 400, { body: { email } });
+    await call('login', 413, { body: { email, password: BIG } });
+    await call('login', 415, { raw: { type: 'text/plain', data: 'x' } });
+
+    await call('getMe', 200, { token: login.body.access_token });
+    await call('getMe', 401, {});
+
+    const key = await call('createApiKey', 201, { token: ADMIN_KEY, body: { name: 'CRM sync', role: 'agent' } });
+    expect(key.headers['cache-control']).to.equal('no-store');
+    await call('getMe', 200, { token: key.body.api_key });
+    await call('createApiKey', 400, { token: ADMIN_KEY, body: { name: '  ', role: 'agent' } });
+    await call('createApiKey', 401, { body: { name: 'k', role: 'agent' } });
+    await call('createApiKey', 403, { token: agent.token, body: { name: 'k', role: 'agent' } });
+    await call('createApiKey', 413, { token: ADMIN_KEY, body: { name: BIG, role: 'agent' } });
+    await call('createApiKey', 415, { token: ADMIN_KEY, raw: { type: 'text/plain', data: 'x' } });
+
+    const keyId = { key_id: key.body.key_id as string };
+    await call('revokeApiKey', 403, { params: keyId, token: agent.token });
+    await call('revokeApiKey', 401, { params: keyId });
+    await call('revokeApiKey', 400, { params: { key_id: 'x' }, token: ADMIN_KEY });
+    await call('revokeApiKey', 204, { params: keyId, token: ADMIN_KEY });
+    await call('revokeApiKey', 404, { params: keyId, token: ADMIN_KEY });
+  });
+
+  it('rate limits: 429 with Retry-After and the RateLimit headers, which successes carry too', async () => {
+    const limited = await startHarness({
+      RATE_LIMIT_TICKETS_PER_HOUR: '1',
+      RATE_LIMIT_MESSAGES_PER_MINUTE: '1',
+      RATE_LIMIT_LOGINS_PER_ACCOUNT: '1',
+    });
+    try {
+      const first = await drive(limited, 'createPublicTicket', 201, { body: { message: 'first' } });
+      expect(first.headers).to.include.keys('ratelimit', 'ratelimit-policy');
+      await drive(limited, 'createPublicTicket', 429, { body: { message: 'second' } });
+
+      const params = { ticket_id: first.body.ticket.ticket_id };
+      const token = first.body.access_token;
+      const message = await drive(limited, 'addPublicMessage', 201, { params, token, body: { content: 'a' } });
+      expect(message.headers).to.include.keys('ratelimit', 'ratelimit-policy');
+      await drive(limited, 'addPublicMessage', 429, { params, token, body: { content: 'b' } });
+
+      const email = 'limited@freeda.test';
+      const password = 'a long enough passphrase';
+      await limited
+        .http()
+        .post('/v1/users')
+        .set('authorization', `Bearer ${ADMIN_KEY}`)
+        .send({ email, name: 'L', role: 'agent', password })
+        .expect(201);
+      const login = await drive(limited, 'login', 200, { body: { email, password } });
+      expect(login.headers).to.include.keys('ratelimit', 'ratelimit-policy');
+      await drive(limited, 'login', 429, { body: { email, password } });
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('a table that does not answer: 503 with Retry-After', async () => {
+    const down = await startHarness();
+    try {
+      await down.runtime.dynamo.client.send(new DeleteTableCommand({ TableName: down.tables.tickets }));
+      await drive(down, 'listTickets', 503, { token: ADMIN_KEY });
+      await drive(down, 'getTicket', 503, { params: { ticket_id: 'FRE-00000000' }, token: ADMIN_KEY });
+      await drive(down, 'createPublicTicket', 503, { body: { message: 'anyone there?' } });
+      await drive(down, 'getReadiness', 503);
+      await drive(down, 'getHealth', 200);
+    } finally {
+      await down.close();
+    }
+  });
+
+  it('a method a path does not support: 405 with Allow, in the error shape; OPTIONS: 204 with Allow', async () => {
+    const byPath = new Map<string, string[]>();
+    for (const { method, path } of doc.operations.values()) {
+      byPath.set(path, [...(byPath.get(path) ?? []), method.toUpperCase()]);
+    }
+    for (const [path, methods] of byPath) {
+      const url = path.replace(/\{ticket_id\}/, 'FRE-00000000').replace(/\{key_id\}/, '0123456789abcdef');
+      const expected = [...methods, ...(methods.includes('GET') ? ['HEAD'] : []), 'OPTIONS'].sort();
+      const unsupported = ['PUT', 'PATCH', 'POST', 'DELETE'].find((m) => !methods.includes(m)) ?? 'PUT';
+      const res = await h
+        .http()
+        [unsupported.toLowerCase() as 'put'](url)
+        .set('authorization', `Bearer ${ADMIN_KEY}`)
+        .send({ any: 'body' });
+      expect(res.status, `${unsupported} ${url}`).to.equal(405);
+      expect(res.headers.allow?.split(', ').sort(), `Allow of ${path}`).to.deep.equal(expected);
+      expect(res.body.error).to.include({ code: 'method_not_allowed', request_id: res.headers['x-request-id'] });
+      const options = await h.http().options(url);
+      expect(options.status, `OPTIONS ${url}`).to.equal(204);
+      expect(options.headers.allow?.split(', ').sort()).to.deep.equal(expected);
+    }
+  });
+
+  it('drove every operation of the document, and the document lists every route the app serves', () => {
+    const documented = [...doc.operations.values()].map((o) => `${o.method.toUpperCase()} ${o.path}`).sort();
+    expect([...new Set(appRoutes(h.app))].sort(), 'routes served vs documented').to.deep.equal(documented);
+    const undriven = [...doc.operations.keys()].filter((id) => !driven.has(id));
+    expect(undriven, 'operations this suite never drove').to.deep.equal([]);
+    for (const { operationId, op } of doc.operations.values()) {
+      const success = Object.keys(op.responses).filter((s) => s.startsWith('2'));
+      expect(
+        success.some((s) => driven.get(operationId)?.has(Number(s))),
+        `${operationId}: its success was never seen`,
+      ).to.equal(true);
+    }
+  });
+});
