@@ -14,7 +14,9 @@ import { type BootstrapKey, bootstrapAdminKey, prepareTables, startDatabase, tok
 import { createDynamoClients, type DynamoClients } from './db/client.js';
 import { checkTables } from './db/health.js';
 import { ChangeFeed } from './events/feed.js';
+import { EventHub } from './events/hub.js';
 import { EventLog } from './events/log.js';
+import { LiveStreams } from './events/streams.js';
 import { createRateLimiters } from './http/rate-limits.js';
 import type { Logger } from './logger.js';
 import { TicketExport } from './reports/export.js';
@@ -31,6 +33,8 @@ export interface Runtime {
   assistant: Assistant;
   /** The bootstrap admin key and where it comes from (the start-up banner says where to find it). */
   bootstrapKey: BootstrapKey;
+  /** The live streams' poller: ended at the start of a shutdown, so no stream holds it. */
+  hub: EventHub;
   /** Stops the analysis worker, then releases the DynamoDB client and DynamoDB Local. */
   close(): Promise<void>;
 }
@@ -79,6 +83,10 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     cursors,
     userExists: (email) => auth.userExists(email),
   });
+  const hub = new EventHub(events, config.events.lookbackMs, config.events.pollMs, (err) =>
+    logger.warn('event stream poll failed', { err: err instanceof Error ? err.message : String(err) }),
+  );
+  const streams = new LiveStreams(hub, config.events.lookbackMs);
   const lifecycle = { shuttingDown: false };
   assistant.start();
 
@@ -87,6 +95,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     dynamo,
     assistant,
     bootstrapKey,
+    hub,
     deps: {
       logger,
       rateLimiters: createRateLimiters(
@@ -97,7 +106,12 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
       ),
       auth,
       tickets,
-      events: { feed },
+      events: {
+        feed,
+        streams,
+        heartbeatMs: config.events.heartbeatMs,
+        checkTicketToken: (ticketId, token) => tickets.checkToken(ticketId, token),
+      },
       reports: {
         export: new TicketExport(ticketRepository),
         summary: new AnalyticsSummaryService(ticketRepository),
@@ -111,6 +125,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
       },
     },
     async close() {
+      await hub.close();
       await assistant.stop();
       dynamo.client.destroy();
       await database.close();

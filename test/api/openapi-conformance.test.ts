@@ -256,6 +256,30 @@ describe('OpenAPI document conformance (every route, every response checked agai
     await call('listEvents', 401, {});
   });
 
+  it('the live streams (each ended by its instance stopping, as a shutdown ends them)', async () => {
+    const t = await h.ticket();
+    await call('streamEvents', 400, { token: agent.token, query: { types: 'nope' } });
+    await call('streamEvents', 401, {});
+    await call('streamPublicTicketEvents', 401, { params: { ticket_id: t.id } });
+    await call('streamPublicTicketEvents', 404, { params: { ticket_id: 'FRE-00000000' }, token: t.token });
+    await call('streamPublicTicketEvents', 400, { params: { ticket_id: t.id }, token: t.token, query: { x: '1' } });
+    const other = await startHarness({}, h.tables);
+    try {
+      const agentStream = drive(other, 'streamEvents', 200, { token: ADMIN_KEY, query: { ticket_id: t.id } });
+      const customerStream = drive(other, 'streamPublicTicketEvents', 200, {
+        params: { ticket_id: t.id },
+        token: t.token,
+      });
+      while (other.runtime.hub.size < 2) await new Promise((r) => setTimeout(r, 20));
+      await other.runtime.hub.close();
+      const [a, c] = await Promise.all([agentStream, customerStream]);
+      expect(a.headers['content-type']).to.match(/^text\/event-stream/);
+      expect(c.headers['content-type']).to.match(/^text\/event-stream/);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('reports', async () => {
     const csv = await call('exportTickets', 200, { token: manager.token, query: { status: 'new', bom: 'false' } });
     expect(csv.text.split('\r\n')[0]).to.match(/^ticket_id,/);

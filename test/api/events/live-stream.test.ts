@@ -1,0 +1,174 @@
+/**
+ * Live event streams through real HTTP with a real Server-Sent Events client: events arrive; a customer's
+ * stream carries only the public events of their ticket; an event written by one service instance reaches
+ * a stream held by another on the same tables; a client that reconnects after a restart receives every
+ * event it missed, each once.
+ */
+import { expect } from 'chai';
+import { EventLog } from '../../../api/events/log.js';
+import type { TicketEvent } from '../../../api/events/model.js';
+import { type Harness, startHarness } from '../../support/harness.js';
+import { listen, type Served, serve } from '../../support/sse.js';
+
+const as = (token: string) => `Bearer ${token}`;
+const FAST = { EVENTS_LOOKBACK_MS: '2000', EVENTS_POLL_MS: '50' };
+
+async function historyOf(h: Harness, ticketId: string): Promise<TicketEvent[]> {
+  const log = new EventLog(h.runtime.dynamo.doc, h.tables.events, 30);
+  return (await log.ofTicket(ticketId, 100)).events;
+}
+
+async function etagOf(h: Harness, token: string, ticketId: string): Promise<string> {
+  const res = await h.http().get(`/v1/tickets/${ticketId}`).set('authorization', as(token)).expect(200);
+  return String(res.headers.etag);
+}
+
+describe('live event streams', () => {
+  let h: Harness;
+  let served: Served;
+  let agent: { email: string; token: string };
+
+  before(async () => {
+    h = await startHarness(FAST);
+    served = await serve(h);
+    agent = await h.user('agent');
+  });
+  after(async () => {
+    await served.close();
+    await h.close();
+  });
+
+  it('sends each new event to an agent stream, with the event id as the SSE id', async () => {
+    const stream = listen(served.base, '/v1/events/stream', agent.token);
+    try {
+      await stream.opened();
+      const t = await h.ticket();
+      const created = await stream.until((e) => e.ticket_id === t.id && e.type === 'ticket.created');
+      await stream.until((e) => e.ticket_id === t.id && e.type === 'message.created');
+      const history = await historyOf(h, t.id);
+      expect(history.map((e) => e.id)).to.include(created.id);
+      expect(created).to.deep.equal(history.find((e) => e.id === created.id));
+      expect(stream.sseIds).to.deep.equal(stream.events.map((e) => e.id));
+    } finally {
+      stream.close();
+    }
+  });
+
+  it('filters an agent stream by ticket and by type', async () => {
+    const one = await h.ticket();
+    const stream = listen(served.base, `/v1/events/stream?ticket_id=${one.id}&types=message.created`, agent.token);
+    try {
+      await stream.opened();
+      const other = await h.ticket();
+      await h
+        .http()
+        .post(`/v1/public/tickets/${one.id}/messages`)
+        .set('authorization', as(one.token))
+        .send({ content: 'Hello again' })
+        .expect(201);
+      await stream.until((e) => e.ticket_id === one.id && e.type === 'message.created');
+      expect(stream.events.every((e) => e.ticket_id === one.id && e.type === 'message.created')).to.equal(true);
+      expect(stream.events.some((e) => e.ticket_id === other.id)).to.equal(false);
+    } finally {
+      stream.close();
+    }
+  });
+
+  it("never carries internal notes, analytics or agents' e-mails on a customer's stream", async () => {
+    const t = await h.ticket();
+    const stream = listen(served.base, `/v1/public/tickets/${t.id}/events`, t.token);
+    try {
+      await stream.opened();
+      await h
+        .http()
+        .post(`/v1/tickets/${t.id}/messages`)
+        .set('authorization', as(agent.token))
+        .send({ content: 'Customer seems upset, check the line', internal: true })
+        .expect(201);
+      await h
+        .http()
+        .patch(`/v1/tickets/${t.id}`)
+        .set('authorization', as(agent.token))
+        .set('if-match', await etagOf(h, agent.token, t.id))
+        .send({ assigned_to: agent.email })
+        .expect(200);
+      await h
+        .http()
+        .post(`/v1/tickets/${t.id}/messages`)
+        .set('authorization', as(agent.token))
+        .send({ content: 'We are on it' })
+        .expect(201);
+      const reply = await stream.until((e) => e.type === 'message.created' && e.data.type === 'agent');
+      expect(reply.actor).to.equal('agent');
+      const text = JSON.stringify(stream.events);
+      expect(text).to.not.include(agent.email);
+      expect(text).to.not.include('check the line');
+      expect(stream.events.some((e) => e.data.internal === true)).to.equal(false);
+      expect(stream.events.some((e) => e.type === 'ticket.analyzed' || e.type === 'churn.alert')).to.equal(false);
+      expect(stream.events.every((e) => e.ticket_id === t.id)).to.equal(true);
+      // The agents' stream of the same ticket did carry them: the filter is the audience, not a lost event.
+      const internal = (await historyOf(h, t.id)).filter((e) => e.data.internal === true);
+      expect(internal).to.have.length(1);
+    } finally {
+      stream.close();
+    }
+  });
+
+  it("refuses a customer stream without the ticket's token, and an agent stream without a credential", async () => {
+    const t = await h.ticket();
+    const other = await h.ticket();
+    await h.http().get(`/v1/public/tickets/${t.id}/events`).set('authorization', as(other.token)).expect(404);
+    await h.http().get(`/v1/public/tickets/${t.id}/events`).expect(401);
+    await h.http().get('/v1/events/stream').expect(401);
+    await h.http().get('/v1/events/stream').set('authorization', as(t.token)).expect(401);
+    await h.http().get('/v1/events/stream?types=nope').set('authorization', as(agent.token)).expect(400);
+  });
+
+  it('brings an event written by one instance to a stream held by another on the same tables', async () => {
+    const second = await startHarness(FAST, h.tables);
+    const secondServed = await serve(second);
+    const stream = listen(secondServed.base, '/v1/events/stream', agent.token);
+    try {
+      await stream.opened();
+      const t = await h.ticket();
+      const created = await stream.until((e) => e.ticket_id === t.id && e.type === 'ticket.created');
+      expect(created.ticket_id).to.equal(t.id);
+    } finally {
+      stream.close();
+      await secondServed.close();
+      await second.close();
+    }
+  });
+
+  it('resumes with Last-Event-ID after a restart: every missed event, each once', async () => {
+    const tables = h.tables;
+    let instance = await startHarness(FAST, tables);
+    let instanceServed = await serve(instance);
+    let base = instanceServed.base;
+    const stream = listen(() => base, '/v1/events/stream', agent.token);
+    try {
+      await stream.opened();
+      const first = await h.ticket();
+      await stream.until((e) => e.ticket_id === first.id && e.type === 'message.created');
+
+      // The instance stops: its streams end; while it is down, changes go on through another instance.
+      await instance.close();
+      await instanceServed.close();
+      const missed = [await h.ticket(), await h.ticket()];
+      instance = await startHarness(FAST, tables);
+      instanceServed = await serve(instance);
+      base = instanceServed.base;
+
+      for (const t of missed) await stream.until((e) => e.ticket_id === t.id && e.type === 'message.created');
+      const expected = (await Promise.all([first, ...missed].map((t) => historyOf(h, t.id)))).flat().map((e) => e.id);
+      const got = stream.events.map((e) => e.id).filter((id) => expected.includes(id));
+      expect([...got].sort()).to.deep.equal([...expected].sort());
+      const ids = stream.events.map((e) => e.id);
+      expect(new Set(ids).size).to.equal(ids.length, 'no event twice');
+    } finally {
+      stream.close();
+      await instanceServed.close();
+      await instance.close();
+    }
+  });
+});
