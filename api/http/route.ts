@@ -43,6 +43,11 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   success: SuccessSpec;
   /** Error statuses the handler raises beyond those the declaration implies, with an optional description. */
   errors?: Partial<Record<ErrorStatus, string | true>>;
+  /**
+   * Also accepts a stream token as `?stream_token=` in place of the Authorization header (EventSource in a
+   * browser cannot set headers). The token is purpose-bound: the agents' stream, or this path's ticket.
+   */
+  streamToken?: true;
   /** Answers without DynamoDB or any other dependency, so never 503 (liveness, the document itself). */
   standalone?: true;
 }
@@ -55,6 +60,8 @@ export interface RouteInput<P extends AnyObject, Q extends AnyObject, B extends 
   principal: Principal;
   /** The presented bearer credential (ticket-token routes). */
   bearer: string;
+  /** A stream token for this path's ticket stood in for its access token (already checked). */
+  ticketByStreamToken: boolean;
   req: Request;
   res: Response;
 }
@@ -130,7 +137,22 @@ export class ApiRouter {
     this.router[spec.method](expressPath, ...before, async (req, res) => {
       const bearer = bearerOf(req);
       let principal: Principal | undefined;
-      if (spec.access === 'ticket_token') {
+      let ticketByStreamToken = false;
+      const rawQuery: Record<string, unknown> = { ...req.query };
+      const streamToken = spec.streamToken ? rawQuery.stream_token : undefined;
+      delete rawQuery.stream_token;
+      if (!bearer && typeof streamToken === 'string' && auth) {
+        const grant = await auth.verifyStreamToken(streamToken);
+        const invalid = () => unauthorized('The stream token is invalid, expired or for another stream');
+        if (spec.access === 'ticket_token') {
+          if (!grant || !('ticketId' in grant) || grant.ticketId !== req.params.ticket_id) throw invalid();
+          ticketByStreamToken = true;
+        } else if (spec.access !== 'none') {
+          if (!grant || !('principal' in grant)) throw invalid();
+          principal = grant.principal;
+          if (!hasRole(principal, spec.access)) throw forbidden();
+        }
+      } else if (spec.access === 'ticket_token') {
         if (!bearer) throw unauthorized('This ticket needs its access token as a Bearer credential');
       } else if (spec.access !== 'none' && auth) {
         if (!bearer) throw unauthorized();
@@ -141,7 +163,7 @@ export class ApiRouter {
 
       const params = spec.params ? spec.params.safeParse(req.params) : undefined;
       if (params && !params.success) throw validationError('params', params.error);
-      const query = spec.query ? spec.query.safeParse({ ...req.query }) : undefined;
+      const query = spec.query ? spec.query.safeParse(rawQuery) : undefined;
       if (query && !query.success) throw validationError('query', query.error);
       let body: z.ZodSafeParseResult<unknown> | undefined;
       if (spec.body) {
@@ -158,6 +180,7 @@ export class ApiRouter {
         body: body?.data as z.output<B>,
         principal: principal as Principal,
         bearer: bearer ?? '',
+        ticketByStreamToken,
         req,
         res,
       });

@@ -263,6 +263,12 @@ describe('OpenAPI document conformance (every route, every response checked agai
     await call('streamPublicTicketEvents', 401, { params: { ticket_id: t.id } });
     await call('streamPublicTicketEvents', 404, { params: { ticket_id: 'FRE-00000000' }, token: t.token });
     await call('streamPublicTicketEvents', 400, { params: { ticket_id: t.id }, token: t.token, query: { x: '1' } });
+    await call('createEventStreamToken', 200, { token: agent.token });
+    await call('createEventStreamToken', 401, {});
+    await call('createPublicTicketStreamToken', 200, { params: { ticket_id: t.id }, token: t.token });
+    await call('createPublicTicketStreamToken', 400, { params: { ticket_id: 'x' }, token: t.token });
+    await call('createPublicTicketStreamToken', 401, { params: { ticket_id: t.id } });
+    await call('createPublicTicketStreamToken', 404, { params: { ticket_id: 'FRE-00000000' }, token: t.token });
     const other = await startHarness({}, h.tables);
     try {
       const agentStream = drive(other, 'streamEvents', 200, { token: ADMIN_KEY, query: { ticket_id: t.id } });

@@ -37,10 +37,10 @@ export interface Listener {
 }
 
 /**
- * Opens a stream. `base` may be a function: the client then follows it on every (re)connection, as a client
+ * Opens a stream, with `token` as its Bearer credential (none: the path carries a stream token). `base` may be a function: the client then follows it on every (re)connection, as a client
  * behind a load balancer reaches whichever task is up.
  */
-export function listen(base: string | (() => string), path: string, token: string): Listener {
+export function listen(base: string | (() => string), path: string, token?: string): Listener {
   const events: TicketEvent[] = [];
   const sseIds: string[] = [];
   const waiters: { test: (e: TicketEvent) => boolean; resolve: (e: TicketEvent) => void }[] = [];
@@ -50,7 +50,7 @@ export function listen(base: string | (() => string), path: string, token: strin
       const url = new URL(String(input));
       return fetch(`${at()}${url.pathname}${url.search}`, {
         ...init,
-        headers: { ...(init?.headers as Record<string, string>), authorization: `Bearer ${token}` },
+        headers: { ...(init?.headers as Record<string, string>), ...(token && { authorization: `Bearer ${token}` }) },
       });
     },
   });

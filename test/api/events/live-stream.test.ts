@@ -124,6 +124,59 @@ describe('live event streams', () => {
     await h.http().get('/v1/events/stream?types=nope').set('authorization', as(agent.token)).expect(400);
   });
 
+  it('opens both streams with a stream token in the URL, each token for its own stream only, never logged', async () => {
+    const t = await h.ticket();
+    const other = await h.ticket();
+    const minted = await h.http().post('/v1/events/stream-token').set('authorization', as(agent.token)).expect(200);
+    expect(minted.body.expires_in).to.be.a('number').above(0);
+    expect(minted.headers['cache-control']).to.include('no-store');
+    const agentToken = minted.body.token as string;
+    const customer = await h
+      .http()
+      .post(`/v1/public/tickets/${t.id}/stream-token`)
+      .set('authorization', as(t.token))
+      .expect(200);
+    const customerToken = customer.body.token as string;
+    await h.http().post(`/v1/public/tickets/${t.id}/stream-token`).set('authorization', as(other.token)).expect(404);
+
+    const agentStream = listen(served.base, `/v1/events/stream?ticket_id=${t.id}&stream_token=${agentToken}`);
+    const customerStream = listen(served.base, `/v1/public/tickets/${t.id}/events?stream_token=${customerToken}`);
+    try {
+      await Promise.all([agentStream.opened(), customerStream.opened()]);
+      await h
+        .http()
+        .post(`/v1/public/tickets/${t.id}/messages`)
+        .set('authorization', as(t.token))
+        .send({ content: 'Through the token' })
+        .expect(201);
+      await agentStream.until(
+        (e) => e.type === 'message.created' && e.data.type === 'customer' && e.ticket_id === t.id,
+      );
+      await customerStream.until((e) => e.type === 'message.created' && e.data.type === 'customer');
+    } finally {
+      agentStream.close();
+      customerStream.close();
+    }
+
+    // Each token opens its own stream and nothing else.
+    const q = (token: string) => ({ stream_token: token });
+    await h.http().get(`/v1/public/tickets/${other.id}/events`).query(q(customerToken)).expect(401);
+    await h.http().get('/v1/events/stream').query(q(customerToken)).expect(401);
+    await h.http().get('/v1/events/stream').query(q(agent.token)).expect(401);
+    await h.http().get('/v1/tickets').set('authorization', as(agentToken)).expect(401);
+    await h.http().get('/v1/events').query(q(agentToken)).expect(401);
+    await h
+      .http()
+      .get('/v1/events/stream')
+      .query(q(`${agentToken.slice(0, -3)}abc`))
+      .expect(401);
+
+    const logs = h.logs.join('\n');
+    expect(logs).to.not.include(agentToken);
+    expect(logs).to.not.include(customerToken);
+    expect(logs).to.include('/v1/events/stream');
+  });
+
   it('brings an event written by one instance to a stream held by another on the same tables', async () => {
     const second = await startHarness(FAST, h.tables);
     const secondServed = await serve(second);
