@@ -172,7 +172,7 @@ describe('OpenAPI document conformance (every route, every response checked agai
     expect(page.body.items).to.have.length(1);
     expect(page.body.next_cursor).to.be.a('string');
     const rest = await call('listTicketMessages', 200, { params, token, query: { cursor: page.body.next_cursor } });
-    expect(rest.body.items.some((m: { internal?: boolean }) => m.internal)).to.equal(true);
+    expect(rest.body.items.some((m: { type: string }) => m.type === 'internal')).to.equal(true);
     const badPage = await call('listTicketMessages', 400, { params, token, query: { limit: 'abc' } });
     expect(badPage.body.error.details[0].path).to.equal('query.limit');
     await call('listTicketMessages', 401, { params });
