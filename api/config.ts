@@ -106,7 +106,8 @@ const schema = {
   [ENV.eventsRetentionDays]: int(1, 3650).optional(),
   [ENV.eventsLookbackMs]: int(100, 600_000).optional(),
   [ENV.eventsPollMs]: int(10, 60_000).optional(),
-  [ENV.sseHeartbeatMs]: int(100, 3_600_000).optional(),
+  // Never above the default: the ALB idle timeout is derived from it.
+  [ENV.sseHeartbeatMs]: int(100, SSE_HEARTBEAT_MS).optional(),
   [ENV.rateLimitTicketsPerHour]: int(1, 1_000_000).optional(),
   [ENV.rateLimitMessagesPerMinute]: int(1, 1_000_000).optional(),
   [ENV.rateLimitLoginsPerAccount]: int(1, 1_000_000).optional(),

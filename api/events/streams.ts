@@ -34,6 +34,8 @@ export function publicEvent(event: TicketEvent): TicketEvent | undefined {
   const actor = PUBLIC_ACTORS.has(event.actor) ? event.actor : 'agent';
   switch (event.type) {
     case 'ticket.created':
+      // Status, priority, channel and the first message's id: nothing the customer does not know.
+      return { ...event, actor };
     case 'ticket.deleted':
       return { ...event, actor, data: {} };
     case 'message.created': {
