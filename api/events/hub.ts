@@ -51,10 +51,20 @@ export class EventHub {
     };
   }
 
-  /** Every event with `from < id`, read from the log (a reconnecting stream's replay), in id order. */
-  async *since(from: string): AsyncGenerator<TicketEvent> {
+  /**
+   * Every event with `from < id`, read from the log (a reconnecting stream's replay), in id order: of one
+   * ticket from its own partition, else day by day from the feed index.
+   */
+  async *since(from: string, ticketId?: string): AsyncGenerator<TicketEvent> {
     let position = from;
     const end = `${new Date(this.now() + 60_000).toISOString()}`;
+    while (ticketId && position < end) {
+      const page = await this.log.range({ ticketId, from: position, to: end, limit: PAGE });
+      this.queries++;
+      for (const event of page.events) yield event;
+      if (!page.more) return;
+      position = page.reached ?? end;
+    }
     while (position < end) {
       const day = feedBucket(position);
       const dayEnd = `${day}T23:59:59.999Z~`;

@@ -91,7 +91,7 @@ export class LiveStreams {
       end: () => sink.end(),
     });
     if (lastEventId !== undefined) {
-      for await (const event of this.hub.since(lastEventId)) emit(event);
+      for await (const event of this.hub.since(lastEventId, filter.ticketId)) emit(event);
       replaying = false;
       for (const event of buffered.splice(0)) emit(event);
     }

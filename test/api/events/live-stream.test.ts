@@ -193,6 +193,38 @@ describe('live event streams', () => {
     }
   });
 
+  it("resumes a customer's stream with Last-Event-ID: the missed public events, each once, nothing internal", async () => {
+    const t = await h.ticket();
+    let entry = await serve(h);
+    let base = entry.base;
+    const stream = listen(() => base, `/v1/public/tickets/${t.id}/events`, t.token);
+    const reply = (content: string, internal = false) =>
+      h
+        .http()
+        .post(`/v1/tickets/${t.id}/messages`)
+        .set('authorization', as(agent.token))
+        .send({ content, internal })
+        .expect(201);
+    try {
+      await stream.opened();
+      await reply('First answer');
+      await stream.until((e) => e.type === 'message.created' && e.data.type === 'agent');
+      // The connection drops; meanwhile the agent writes a note and a second answer.
+      await entry.close();
+      await reply('Not for the customer', true);
+      const second = (await reply('Second answer')).body.message.message_id as string;
+      entry = await serve(h);
+      base = entry.base;
+      await stream.until((e) => e.data.message_id === second);
+      const ids = stream.events.map((e) => e.id);
+      expect(new Set(ids).size).to.equal(ids.length, 'no event twice');
+      expect(stream.events.some((e) => e.data.internal === true)).to.equal(false);
+    } finally {
+      stream.close();
+      await entry.close();
+    }
+  });
+
   it('resumes with Last-Event-ID after a restart: every missed event, each once', async () => {
     const tables = h.tables;
     let instance = await startHarness(FAST, tables);
