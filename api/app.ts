@@ -9,6 +9,7 @@ import type { AuthService } from './auth/service.js';
 import { authRouter } from './http/auth-router.js';
 import { docsAssets, docsRouter } from './http/docs-router.js';
 import { errorHandler, notFoundHandler } from './http/errors.js';
+import { type EventsDeps, eventsRouter } from './http/events-router.js';
 import { type HealthDeps, healthRouter } from './http/health-router.js';
 import { IDEMPOTENCY_HEADER, type Idempotency, REPLAYED_HEADER } from './http/idempotency.js';
 import { methodGuard } from './http/methods.js';
@@ -28,6 +29,7 @@ export interface AppDeps {
   /** CSV export and analytics summary. */
   reports: Omit<ReportDeps, 'logger'>;
   health: HealthDeps;
+  events: EventsDeps;
   rateLimiters: RateLimiters;
   /** Replays of creation requests sent with an Idempotency-Key. */
   idempotency: Idempotency;
@@ -61,6 +63,7 @@ export function createApp(deps: AppDeps): Express {
     // Before the tickets router: `/v1/tickets/export.csv` must not be taken for `/v1/tickets/{ticket_id}`.
     reportsRouter(registry, deps.auth, { ...deps.reports, logger: deps.logger }),
     ticketsRouter(registry, deps.auth, deps.tickets, deps.idempotency),
+    eventsRouter(registry, deps.auth, deps.events),
     authRouter(registry, deps.auth, deps.rateLimiters, deps.idempotency),
     docsRouter(registry),
   ];

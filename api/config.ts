@@ -3,7 +3,7 @@
  * An invalid setting stops the process at start with one line naming the variable and what is wrong.
  */
 import { z } from 'zod';
-import { CONTAINER_PORT, ENV, PROXY_HOPS_ON_AWS, SECRET_ENV } from './contract.js';
+import { CONTAINER_PORT, ENV, PROXY_HOPS_ON_AWS, SECRET_ENV, SSE_HEARTBEAT_MS } from './contract.js';
 import { eventsTable, principalsTable, rateLimitsTable, ticketsTable } from './db/tables.js';
 
 export type DynamoMode =
@@ -24,6 +24,14 @@ export interface Config {
   tables: { tickets: string; principals: string; ratelimits: string; events: string };
   /** How long the event log keeps an event (TTL), in days. */
   eventsRetentionDays: number;
+  events: {
+    /** Window re-read by every feed reader; longer than a write's deadline (DESIGN 3b). */
+    lookbackMs: number;
+    /** Pause between two feed Queries while a stream is open. */
+    pollMs: number;
+    /** Comment line on an idle stream, so proxies keep it open. */
+    heartbeatMs: number;
+  };
   /** Per client (IP) or per account, shared across tasks through the rate-limits table. */
   rateLimits: { ticketsPerHour: number; messagesPerMinute: number; loginsPerAccount: number; loginsPerClient: number };
   dataDir: string;
@@ -96,6 +104,10 @@ const schema = {
   [rateLimitsTable.envVar]: tableName.optional(),
   [eventsTable.envVar]: tableName.optional(),
   [ENV.eventsRetentionDays]: int(1, 3650).optional(),
+  [ENV.eventsLookbackMs]: int(100, 600_000).optional(),
+  [ENV.eventsPollMs]: int(10, 60_000).optional(),
+  // Never above the default: the ALB idle timeout is derived from it.
+  [ENV.sseHeartbeatMs]: int(100, SSE_HEARTBEAT_MS).optional(),
   [ENV.rateLimitTicketsPerHour]: int(1, 1_000_000).optional(),
   [ENV.rateLimitMessagesPerMinute]: int(1, 1_000_000).optional(),
   [ENV.rateLimitLoginsPerAccount]: int(1, 1_000_000).optional(),
@@ -173,6 +185,14 @@ export function loadConfig(env: Env = process.env, { service = true }: LoadOptio
       events: (v[eventsTable.envVar] as string | undefined) ?? eventsTable.defaultName,
     },
     eventsRetentionDays: (v[ENV.eventsRetentionDays] as number | undefined) ?? 30,
+    events: {
+      // A write gives up after its attempts (3 x DYNAMODB_TIMEOUT_MS) plus back-off: a margin above that.
+      lookbackMs:
+        (v[ENV.eventsLookbackMs] as number | undefined) ??
+        3 * ((v[ENV.dynamodbTimeoutMs] as number | undefined) ?? 3000) + 5000,
+      pollMs: (v[ENV.eventsPollMs] as number | undefined) ?? 300,
+      heartbeatMs: (v[ENV.sseHeartbeatMs] as number | undefined) ?? SSE_HEARTBEAT_MS,
+    },
     // The legacy limits: 5 tickets an hour and 20 messages a minute per client.
     rateLimits: {
       ticketsPerHour: (v[ENV.rateLimitTicketsPerHour] as number | undefined) ?? 5,

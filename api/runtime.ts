@@ -14,7 +14,10 @@ import { type BootstrapKey, bootstrapAdminKey, prepareTables, startDatabase, tok
 import { createDynamoClients, type DynamoClients } from './db/client.js';
 import { checkTables } from './db/health.js';
 import { IdempotencyStore } from './db/idempotency-store.js';
+import { ChangeFeed } from './events/feed.js';
+import { EventHub } from './events/hub.js';
 import { EventLog } from './events/log.js';
+import { LiveStreams } from './events/streams.js';
 import { Idempotency } from './http/idempotency.js';
 import { createRateLimiters } from './http/rate-limits.js';
 import type { Logger } from './logger.js';
@@ -32,6 +35,8 @@ export interface Runtime {
   assistant: Assistant;
   /** The bootstrap admin key and where it comes from (the start-up banner says where to find it). */
   bootstrapKey: BootstrapKey;
+  /** The live streams' poller: ended at the start of a shutdown, so no stream holds it. */
+  hub: EventHub;
   /** Stops the analysis worker, then releases the DynamoDB client and DynamoDB Local. */
   close(): Promise<void>;
 }
@@ -71,13 +76,19 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     ticketsTable: tableNames.tickets,
     tickets: ticketRepository,
   });
+  const cursors = new CursorCodec(deriveKey(signingSecret, 'list-cursor'));
+  const feed = new ChangeFeed(events, cursors, config.events.lookbackMs, config.eventsRetentionDays);
   const tickets = new TicketService({
     repository: ticketRepository,
     events,
     assistant,
-    cursors: new CursorCodec(deriveKey(signingSecret, 'list-cursor')),
+    cursors,
     userExists: (email) => auth.userExists(email),
   });
+  const hub = new EventHub(events, config.events.lookbackMs, config.events.pollMs, (err) =>
+    logger.warn('event stream poll failed', { err: err instanceof Error ? err.message : String(err) }),
+  );
+  const streams = new LiveStreams(hub, config.events.lookbackMs);
   const lifecycle = { shuttingDown: false };
   assistant.start();
 
@@ -86,6 +97,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     dynamo,
     assistant,
     bootstrapKey,
+    hub,
     deps: {
       logger,
       rateLimiters: createRateLimiters(
@@ -103,6 +115,12 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
       ),
       auth,
       tickets,
+      events: {
+        feed,
+        streams,
+        heartbeatMs: config.events.heartbeatMs,
+        checkTicketToken: (ticketId, token) => tickets.checkToken(ticketId, token),
+      },
       reports: {
         export: new TicketExport(ticketRepository),
         summary: new AnalyticsSummaryService(ticketRepository),
@@ -116,6 +134,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
       },
     },
     async close() {
+      await hub.close();
       await assistant.stop();
       dynamo.client.destroy();
       await database.close();

@@ -117,6 +117,8 @@ async function main(): Promise<void> {
       logger.info('shutting down: readiness now fails', { delay_ms: config.shutdownDelayMs });
       runtime.lifecycle.shuttingDown = true;
       drain.start();
+      // Streams never end by themselves: end them now, and their clients reconnect to another task.
+      await runtime.hub.close();
       await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
     },
     onSignal: () => runtime.close(),

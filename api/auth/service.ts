@@ -5,7 +5,7 @@ import { hashToken, tokenMatches } from '../tickets/ids.js';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from './passwords.js';
 import type { Principal, Role } from './principal.js';
 import type { PrincipalRepository } from './repository.js';
-import type { TokenService } from './tokens.js';
+import type { StreamGrant, TokenService } from './tokens.js';
 
 /** `fk_<id>.<secret>`: the id finds the stored hash with one GetItem, the secret is 256 random bits. */
 const API_KEY = /^fk_([a-z0-9]{16})\.([A-Za-z0-9_-]{43})$/;
@@ -50,6 +50,15 @@ export class AuthService {
     }
     if (credential.split('.').length === 3) return this.tokens.verify(credential);
     return undefined;
+  }
+
+  /** A stream token (`?stream_token=`): for the agents' stream, or for one ticket's public stream. */
+  issueStreamToken(grant: StreamGrant): Promise<string> {
+    return this.tokens.issueStream(grant);
+  }
+
+  verifyStreamToken(token: string): Promise<StreamGrant | undefined> {
+    return this.tokens.verifyStream(token);
   }
 
   async login(email: string, password: string) {

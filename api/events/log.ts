@@ -102,6 +102,54 @@ export class EventLog {
     return ((out.Items ?? []) as EventItem[]).map(toEvent);
   }
 
+  /**
+   * Events with `from < id < to` in id order, one Query page: of one day's feed bucket, or of one ticket's
+   * partition when `ticketId` is given. `types` filters (a FilterExpression on a Query, never a Scan).
+   * `reached` is the last id the page examined (filtered ones included), where the next page starts.
+   */
+  async range(opts: {
+    day?: string;
+    ticketId?: string;
+    from: string;
+    to: string;
+    limit: number;
+    types?: readonly string[];
+  }): Promise<{ events: TicketEvent[]; reached: string | undefined; more: boolean }> {
+    const byTicket = opts.ticketId !== undefined;
+    const typeNames = opts.types?.length ? opts.types : undefined;
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        ...(!byTicket && { IndexName: EVENTS_FEED_INDEX.name }),
+        // Ids are `<time>#<hex>`: `from` and `to` never equal one, except `from` when it is an event id.
+        KeyConditionExpression: '#p = :p AND #id BETWEEN :from AND :to',
+        ...(typeNames && {
+          FilterExpression: `#type IN (${typeNames.map((_, n) => `:t${n}`).join(', ')})`,
+        }),
+        ExpressionAttributeNames: {
+          '#p': byTicket ? eventsTable.partitionKey.name : EVENTS_FEED_INDEX.partitionAttribute,
+          '#id': EVENTS_FEED_INDEX.sortAttribute,
+          ...(typeNames && { '#type': 'type' }),
+        },
+        ExpressionAttributeValues: {
+          ':p': byTicket ? opts.ticketId : opts.day,
+          ':from': opts.from,
+          ':to': opts.to,
+          ...Object.fromEntries((typeNames ?? []).map((t, n) => [`:t${n}`, t])),
+        },
+        Limit: opts.limit + 1,
+      }),
+    );
+    const items = ((out.Items ?? []) as EventItem[]).filter((i) => i.event_id !== opts.from);
+    const events = items.slice(0, opts.limit).map(toEvent);
+    const lastKey = out.LastEvaluatedKey as Record<string, string> | undefined;
+    const more = items.length > opts.limit || lastKey !== undefined;
+    // A full page stops at its last event; otherwise at what DynamoDB examined (filtered items included).
+    const reached =
+      items.length > opts.limit ? events[events.length - 1]?.id : (lastKey?.event_id ?? events[events.length - 1]?.id);
+    return { events, reached, more };
+  }
+
   /** Key attributes of a page cursor over a ticket's events. */
   static readonly pageKeys = [eventsTable.partitionKey.name, eventsTable.sortKey?.name as string];
 }

@@ -63,3 +63,31 @@ export function newEvent(
 ): TicketEvent {
   return { id: eventId(at), type, created_at: at, ticket_id: ticketId, actor, data };
 }
+
+const Limit = z
+  .string()
+  .regex(/^\d+$/, 'limit is a whole number from 1 to 100')
+  .transform(Number)
+  .pipe(z.number().int().min(1, 'limit is at least 1').max(100, 'limit is at most 100'));
+
+/** `types=a,b`: a comma-separated list of event types. */
+export const EventTypes = z
+  .string()
+  .transform((s) => s.split(',').map((t) => t.trim()))
+  .pipe(z.array(z.enum(EVENT_TYPES)).min(1))
+  .meta({ description: 'Comma-separated event types', example: 'ticket.created,ticket.updated' });
+
+export const FeedQuery = z.strictObject({
+  after: z.string().max(2048).optional().meta({ description: 'The next_cursor of the previous page' }),
+  limit: Limit.optional(),
+  types: EventTypes.optional(),
+  ticket_id: z.string().min(1).max(64).optional(),
+});
+
+export const FeedPage = z
+  .object({
+    events: z.array(Event),
+    next_cursor: z.string().meta({ description: 'Continue from here, now or later: nothing is missed or repeated' }),
+    has_more: z.boolean().meta({ description: 'false: the settled feed is read to its end' }),
+  })
+  .meta({ id: 'FeedPage' });

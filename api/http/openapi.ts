@@ -9,6 +9,7 @@ export const TAGS = {
   reports: "Managers' reports: CSV export and analytics.",
   auth: 'Login, the caller, and the accounts and API keys an admin creates.',
   health: 'Liveness, readiness and the state of each dependency.',
+  events: 'The event log: the change feed, live streams and webhooks.',
   meta: 'This document and its interactive reference.',
 } as const;
 export type Tag = keyof typeof TAGS;

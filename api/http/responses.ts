@@ -135,7 +135,7 @@ export interface SuccessSpec {
   /** The JSON body; none for 204. */
   schema?: z.ZodType;
   /** A body that is not JSON (CSV, HTML): documented as a string of this media type. */
-  mediaType?: 'text/csv' | 'text/html';
+  mediaType?: 'text/csv' | 'text/html' | 'text/event-stream';
   /** Headers this response sends beyond x-request-id and Cache-Control. */
   headers?: ResponseHeader[];
 }

@@ -58,6 +58,11 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   success: SuccessSpec;
   /** Error statuses the handler raises beyond those the declaration implies, with an optional description. */
   errors?: Partial<Record<ErrorStatus, string | true>>;
+  /**
+   * Also accepts a stream token as `?stream_token=` in place of the Authorization header (EventSource in a
+   * browser cannot set headers). The token is purpose-bound: the agents' stream, or this path's ticket.
+   */
+  streamToken?: true;
   /** Answers without DynamoDB or any other dependency, so never 503 (liveness, the document itself). */
   standalone?: true;
 }
@@ -70,6 +75,8 @@ export interface RouteInput<P extends AnyObject, Q extends AnyObject, B extends 
   principal: Principal;
   /** The presented bearer credential (ticket-token routes). */
   bearer: string;
+  /** A stream token for this path's ticket stood in for its access token (already checked). */
+  ticketByStreamToken: boolean;
   req: Request;
   res: Response;
 }
@@ -155,16 +162,20 @@ export class ApiRouter {
       ...(spec.body ? [jsonBody] : []),
       ...(publicRoute ? idempotency(spec.access === 'none' ? callers.client : callers.ticketToken) : []),
       ...(spec.limits ?? []),
-      this.authenticator(spec.access),
+      this.authenticator(spec.access, spec.streamToken === true),
       ...(publicRoute ? [] : idempotency(callers.principal)),
     ];
     this.router[spec.method](expressPath, ...before, async (req, res) => {
       const bearer = bearerOf(req);
       const principal = res.locals.principal as Principal | undefined;
+      const ticketByStreamToken = res.locals.ticketByStreamToken === true;
+      // The stream token was checked by the authenticator; it is no query parameter of the operation.
+      const rawQuery: Record<string, unknown> = { ...req.query };
+      if (spec.streamToken) delete rawQuery.stream_token;
 
       const params = spec.params ? spec.params.safeParse(req.params) : undefined;
       if (params && !params.success) throw validationError('params', params.error);
-      const query = spec.query ? spec.query.safeParse({ ...req.query }) : undefined;
+      const query = spec.query ? spec.query.safeParse(rawQuery) : undefined;
       if (query && !query.success) throw validationError('query', query.error);
       let body: z.ZodSafeParseResult<unknown> | undefined;
       if (spec.body) {
@@ -181,6 +192,7 @@ export class ApiRouter {
         body: body?.data as z.output<B>,
         principal: principal as Principal,
         bearer: bearer ?? '',
+        ticketByStreamToken,
         req,
         res,
       });
@@ -188,12 +200,27 @@ export class ApiRouter {
     return this;
   }
 
-  /** Checks the credential the access rule asks for; an agent's or tool's principal goes to `res.locals`. */
-  private authenticator(access: Access): RequestHandler {
+  /**
+   * Checks the credential the access rule asks for; an agent's or tool's principal goes to `res.locals`.
+   * Stream routes also take `?stream_token=` (browsers' EventSource cannot send headers) when no bearer is sent.
+   */
+  private authenticator(access: Access, acceptsStreamToken: boolean): RequestHandler {
     const auth = this.auth;
     return async (req, res, next) => {
       const bearer = bearerOf(req);
-      if (access === 'ticket_token') {
+      const streamToken = acceptsStreamToken ? req.query.stream_token : undefined;
+      if (!bearer && typeof streamToken === 'string' && auth) {
+        const grant = await auth.verifyStreamToken(streamToken);
+        const invalid = () => unauthorized('The stream token is invalid, expired or for another stream');
+        if (access === 'ticket_token') {
+          if (!grant || !('ticketId' in grant) || grant.ticketId !== req.params.ticket_id) throw invalid();
+          res.locals.ticketByStreamToken = true;
+        } else if (access !== 'none') {
+          if (!grant || !('principal' in grant)) throw invalid();
+          if (!hasRole(grant.principal, access)) throw forbidden();
+          res.locals.principal = grant.principal;
+        }
+      } else if (access === 'ticket_token') {
         if (!bearer) throw unauthorized('This ticket needs its access token as a Bearer credential');
       } else if (access !== 'none' && auth) {
         if (!bearer) throw unauthorized();

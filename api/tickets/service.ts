@@ -198,6 +198,11 @@ export class TicketService {
     return ticket;
   }
 
+  /** Throws the 404 of a ticket this token does not open (a customer's event stream). */
+  async checkToken(ticketId: string, token: string): Promise<void> {
+    await this.openWithToken(ticketId, token);
+  }
+
   async getPublic(ticketId: string, token: string): Promise<PublicTicket> {
     const ticket = await this.openWithToken(ticketId, token);
     const page = await this.messagePage(ticketId, { shared: true });

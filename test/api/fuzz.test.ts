@@ -53,6 +53,12 @@ function send(port: number, r: RawRequest): Promise<RawResponse> {
         headers: { ...r.headers, ...(r.body && { 'content-length': String(r.body.length) }) },
       },
       (res) => {
+        // An event stream is open-ended by design: its status and headers are its answer.
+        if (String(res.headers['content-type']).startsWith('text/event-stream')) {
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: '' });
+          req.destroy();
+          return;
+        }
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () =>

@@ -249,6 +249,47 @@ describe('OpenAPI document conformance (every route, every response checked agai
     await call('deleteTicket', 404, { params, token: ADMIN_KEY });
   });
 
+  it('the change feed', async () => {
+    const token = agent.token;
+    const page = await call('listEvents', 200, { token, query: { limit: '5' } });
+    expect(page.body.next_cursor).to.be.a('string');
+    await call('listEvents', 200, { token, query: { after: page.body.next_cursor, limit: '5' } });
+    await call('listEvents', 200, { token, query: { types: 'ticket.created,message.created' } });
+    const bad = await call('listEvents', 400, { token, query: { types: 'ticket.exploded' } });
+    expect(bad.body.error.details[0].path).to.match(/^query\.types/);
+    await call('listEvents', 401, {});
+  });
+
+  it('the live streams (each ended by its instance stopping, as a shutdown ends them)', async () => {
+    const t = await h.ticket();
+    await call('streamEvents', 400, { token: agent.token, query: { types: 'nope' } });
+    await call('streamEvents', 401, {});
+    await call('streamPublicTicketEvents', 401, { params: { ticket_id: t.id } });
+    await call('streamPublicTicketEvents', 404, { params: { ticket_id: 'FRE-00000000' }, token: t.token });
+    await call('streamPublicTicketEvents', 400, { params: { ticket_id: t.id }, token: t.token, query: { x: '1' } });
+    await call('createEventStreamToken', 200, { token: agent.token });
+    await call('createEventStreamToken', 401, {});
+    await call('createPublicTicketStreamToken', 200, { params: { ticket_id: t.id }, token: t.token });
+    await call('createPublicTicketStreamToken', 400, { params: { ticket_id: 'x' }, token: t.token });
+    await call('createPublicTicketStreamToken', 401, { params: { ticket_id: t.id } });
+    await call('createPublicTicketStreamToken', 404, { params: { ticket_id: 'FRE-00000000' }, token: t.token });
+    const other = await startHarness({}, h.tables);
+    try {
+      const agentStream = drive(other, 'streamEvents', 200, { token: ADMIN_KEY, query: { ticket_id: t.id } });
+      const customerStream = drive(other, 'streamPublicTicketEvents', 200, {
+        params: { ticket_id: t.id },
+        token: t.token,
+      });
+      while (other.runtime.hub.size < 2) await new Promise((r) => setTimeout(r, 20));
+      await other.runtime.hub.close();
+      const [a, c] = await Promise.all([agentStream, customerStream]);
+      expect(a.headers['content-type']).to.match(/^text\/event-stream/);
+      expect(c.headers['content-type']).to.match(/^text\/event-stream/);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('reports', async () => {
     const csv = await call('exportTickets', 200, { token: manager.token, query: { status: 'new', bom: 'false' } });
     expect(csv.text.split('\r\n')[0]).to.match(/^ticket_id,/);
