@@ -28,6 +28,8 @@ export interface Config {
   bootstrapAdminKey: string | undefined;
   tokenSigningKey: string | undefined;
   tokenTtlSeconds: number;
+  /** Life of a login session: its refresh token may be used until then. */
+  refreshTokenTtlSeconds: number;
   corsOrigins: string[];
   trustProxyHops: number;
   shutdownDelayMs: number;
@@ -100,6 +102,7 @@ const schema = {
   [ENV.bootstrapAdminKey]: secret.optional(),
   [ENV.tokenSigningKey]: secret.optional(),
   [ENV.tokenTtlSeconds]: int(60, 86_400).optional(),
+  [ENV.refreshTokenTtlSeconds]: int(300, 90 * 86_400).optional(),
   [ENV.corsOrigins]: z
     .string()
     .transform((s) =>
@@ -178,6 +181,8 @@ export function loadConfig(env: Env = process.env, { service = true }: LoadOptio
     bootstrapAdminKey: v[ENV.bootstrapAdminKey],
     tokenSigningKey: v[ENV.tokenSigningKey],
     tokenTtlSeconds: v[ENV.tokenTtlSeconds] ?? 900,
+    // A working week: an agent logs in again on Monday.
+    refreshTokenTtlSeconds: v[ENV.refreshTokenTtlSeconds] ?? 7 * 86_400,
     corsOrigins: v[ENV.corsOrigins] ?? [],
     trustProxyHops: v[ENV.trustProxyHops] ?? (production ? PROXY_HOPS_ON_AWS : 0),
     shutdownDelayMs: v[ENV.shutdownDelayMs] ?? (production ? 5000 : 100),

@@ -30,6 +30,7 @@ export const ENV = {
   shutdownDelayMs: 'SHUTDOWN_DELAY_MS',
   dynamodbTimeoutMs: 'DYNAMODB_TIMEOUT_MS',
   tokenTtlSeconds: 'TOKEN_TTL_SECONDS',
+  refreshTokenTtlSeconds: 'REFRESH_TOKEN_TTL_SECONDS',
   mistralApiKey: 'MISTRAL_API_KEY',
   mistralModel: 'MISTRAL_MODEL',
   mistralServerUrl: 'MISTRAL_SERVER_URL',

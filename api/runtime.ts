@@ -9,6 +9,7 @@ import { buildAssistant } from './assistant/build.js';
 import { PrincipalRepository } from './auth/repository.js';
 import { deriveKey } from './auth/secrets.js';
 import { AuthService } from './auth/service.js';
+import { SESSION_CHECK_CACHE_MS, SessionStore } from './auth/sessions.js';
 import { TokenService } from './auth/tokens.js';
 import type { Config } from './config.js';
 import { createDynamoClients, type DynamoClients } from './db/client.js';
@@ -85,7 +86,12 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
   const auth = new AuthService(
     principals,
     new TokenService(deriveKey(signingSecret, 'access-token'), config.tokenTtlSeconds),
+    new SessionStore(principals, {
+      refreshTtlSeconds: config.refreshTokenTtlSeconds,
+      cacheMs: SESSION_CHECK_CACHE_MS,
+    }),
     bootstrapKey,
+    (err) => logger.warn('recording an API key use failed', { error: (err as Error).message }),
   );
   const ticketRepository = new TicketRepository(dynamo.doc, tableNames.tickets);
   const assistant = buildAssistant({
