@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { badRequest, conflict, forbidden, notFound, unauthorized } from '../errors.js';
 import { hashToken, tokenMatches } from '../tickets/ids.js';
+import { passwordWeakness } from './password-strength.js';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from './passwords.js';
 import type { Principal, Role } from './principal.js';
 import type { ApiKeyItem, PrincipalRepository, UserItem } from './repository.js';
@@ -53,6 +54,12 @@ const keyListing = (k: ApiKeyItem): ApiKeyListing => ({
   prefix: `fk_${k.key_id}`,
   last_used_at: k.last_used_at ?? null,
 });
+
+/** 400 naming the field, when the password is too easy to guess. */
+function requireStrong(password: string, field: string, userInputs: string[]): void {
+  const weakness = passwordWeakness(password, userInputs);
+  if (weakness) throw badRequest(`The password is ${weakness}`, [{ path: field, message: weakness }]);
+}
 
 export interface UserPatch {
   name?: string;
@@ -160,6 +167,7 @@ export class AuthService {
   /** Changes the caller's own password and ends every other session of theirs. */
   async changeOwnPassword(principal: Principal, current: string, next: string): Promise<void> {
     if (!principal.sessionId || !principal.email) throw forbidden('Only an agent can change their own password');
+    requireStrong(next, 'body.new_password', [principal.email, principal.name]);
     const user = await this.checkPassword(principal.email, current);
     if (!user) {
       throw badRequest('The current password is incorrect', [{ path: 'body.current_password', message: 'incorrect' }]);
@@ -176,6 +184,7 @@ export class AuthService {
 
   /** An admin sets a user's password (forgotten password): every session of the user ends. */
   async resetPassword(email: string, password: string): Promise<void> {
+    requireStrong(password, 'body.password', [email]);
     const updated = await this.principals.updateUser(email, {
       password_hash: await hashPassword(password),
       updated_at: this.clock().toISOString(),
@@ -237,6 +246,7 @@ export class AuthService {
     input: { email: string; name: string; role: Role; password: string },
     by: Principal,
   ): Promise<UserView> {
+    requireStrong(input.password, 'body.password', [input.email, input.name]);
     const user = {
       email: input.email.toLowerCase(),
       name: input.name,
