@@ -32,6 +32,8 @@ export interface AppDeps {
   corsOrigins: string[];
   /** Proxies in front of the service (1 behind the ALB); never `true`, which lets clients forge their IP. */
   trustProxyHops: number;
+  /** Cookies (the login device token) only over HTTPS: production, behind the ALB's TLS. */
+  secureCookies: boolean;
 }
 
 export { BODY_LIMIT } from './http/route.js';
@@ -58,7 +60,7 @@ export function createApp(deps: AppDeps): Express {
     // Before the tickets router: `/v1/tickets/export.csv` must not be taken for `/v1/tickets/{ticket_id}`.
     reportsRouter(registry, deps.auth, { ...deps.reports, logger: deps.logger }),
     ticketsRouter(registry, deps.auth, deps.tickets),
-    authRouter(registry, deps.auth, deps.rateLimiters),
+    authRouter(registry, deps.auth, deps.rateLimiters, { secureCookies: deps.secureCookies }),
     docsRouter(registry),
   ];
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { AppDeps } from './app.js';
 import type { Assistant } from './assistant/assistant.js';
 import { buildAssistant } from './assistant/build.js';
+import { DeviceTokens } from './auth/devices.js';
 import { PrincipalRepository } from './auth/repository.js';
 import { deriveKey } from './auth/secrets.js';
 import { AuthService } from './auth/service.js';
@@ -90,6 +91,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
       refreshTtlSeconds: config.refreshTokenTtlSeconds,
       cacheMs: SESSION_CHECK_CACHE_MS,
     }),
+    new DeviceTokens(deriveKey(signingSecret, 'device-token')),
     bootstrapKey,
     (err) => logger.warn('recording an API key use failed', { error: (err as Error).message }),
   );
@@ -130,6 +132,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
       },
       corsOrigins: config.corsOrigins,
       trustProxyHops: config.trustProxyHops,
+      secureCookies: config.production,
       health: {
         lifecycle,
         checkTables: () => checkTables(dynamo.client, Object.values(tableNames), 2000),

@@ -4,7 +4,7 @@
  */
 import { hkdfSync } from 'node:crypto';
 
-export type KeyPurpose = 'access-token' | 'list-cursor';
+export type KeyPurpose = 'access-token' | 'list-cursor' | 'device-token';
 
 export function deriveKey(secret: string, purpose: KeyPurpose): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, 'freeda', `freeda:${purpose}`, 32));

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { badRequest, conflict, forbidden, notFound, unauthorized } from '../errors.js';
 import { hashToken, tokenMatches } from '../tickets/ids.js';
+import type { DeviceTokens } from './devices.js';
 import { passwordWeakness } from './password-strength.js';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from './passwords.js';
 import type { Principal, Role } from './principal.js';
@@ -77,6 +78,8 @@ export class AuthService {
     private readonly principals: PrincipalRepository,
     private readonly tokens: TokenService,
     private readonly sessions: SessionStore,
+    /** Login throttling by device (the HTTP layer keys its per-account limiter on them). */
+    readonly devices: DeviceTokens,
     bootstrapAdminKey: string | undefined,
     /** Failures of work done beside a request (recording a key's use); the request does not wait for it. */
     private readonly onBackgroundError: (err: unknown) => void = () => undefined,
@@ -139,11 +142,16 @@ export class AuthService {
     return user && ok && user.active !== false ? user : undefined;
   }
 
-  async login(email: string, password: string) {
+  /** `deviceToken`: the one this device was given at an earlier login, kept when still valid for the account. */
+  async login(email: string, password: string, deviceToken?: string) {
     const user = await this.checkPassword(email, password);
     if (!user) throw unauthorized('E-mail or password is incorrect');
     const session = await this.sessions.open(user);
-    return this.tokensFor(user, session.sessionId, session.refreshToken);
+    const known = this.devices.deviceOf(deviceToken, user.email) !== undefined;
+    return {
+      ...(await this.tokensFor(user, session.sessionId, session.refreshToken)),
+      device_token: known ? (deviceToken as string) : this.devices.issue(user.email),
+    };
   }
 
   /** A new access token and the next refresh token; the presented one is spent. */

@@ -3,6 +3,8 @@
  * keys. No open registration.
  */
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { parse as parseCookies } from 'cookie';
+import type { Request, RequestHandler } from 'express';
 import { z } from 'zod';
 import { Role } from '../auth/principal.js';
 import type { AuthService } from '../auth/service.js';
@@ -10,7 +12,17 @@ import { Email, NonBlank, Timestamp } from '../tickets/model.js';
 import type { RateLimiters } from './rate-limits.js';
 import { ApiRouter } from './route.js';
 
-const Login = z.strictObject({ email: Email, password: z.string().min(1).max(1024) }).meta({ id: 'Login' });
+const DEVICE_COOKIE = 'device_token';
+const DeviceToken = z.string().max(512);
+const Login = z
+  .strictObject({
+    email: Email,
+    password: z.string().min(1).max(1024),
+    device_token: DeviceToken.optional().meta({
+      description: 'The token an earlier login on this device returned (or send the `device_token` cookie)',
+    }),
+  })
+  .meta({ id: 'Login' });
 const User = z.object({ email: z.email(), name: z.string(), role: Role }).meta({ id: 'User' });
 const UserAccount = User.extend({
   active: z.boolean().meta({ description: 'A deactivated user cannot log in; their sessions ended' }),
@@ -44,7 +56,7 @@ const ApiKeyListing = z
   })
   .meta({ id: 'ApiKeyListing' });
 const ApiKeyList = z.object({ api_keys: z.array(ApiKeyListing) }).meta({ id: 'ApiKeyList' });
-const LoginResult = z
+const SessionTokens = z
   .object({
     access_token: z.string().meta({ description: 'A secret: send it as `Authorization: Bearer <token>`' }),
     token_type: z.literal('Bearer'),
@@ -55,7 +67,14 @@ const LoginResult = z
     refresh_expires_in: z.number().int().min(1).meta({ description: 'Seconds until the session ends' }),
     user: User,
   })
-  .meta({ id: 'LoginResult' });
+  .meta({ id: 'SessionTokens' });
+const LoginResult = SessionTokens.extend({
+  device_token: DeviceToken.meta({
+    description:
+      'Identifies this device at the next login (also set as an HttpOnly cookie): failed attempts from other ' +
+      'devices never lock it out',
+  }),
+}).meta({ id: 'LoginResult' });
 const Me = z
   .object({
     kind: z.enum(['user', 'api_key', 'bootstrap']),
@@ -84,8 +103,24 @@ const ApiKeyCreated = z
   })
   .meta({ id: 'ApiKeyCreated' });
 
-export function authRouter(registry: OpenAPIRegistry, auth: AuthService, limits: RateLimiters) {
+/** The device token of a login: in the body, or the cookie an earlier login set. */
+const presentedDevice = (req: Request): unknown =>
+  (req.body as { device_token?: unknown } | undefined)?.device_token ??
+  parseCookies(req.get('cookie') ?? '')[DEVICE_COOKIE];
+
+export function authRouter(
+  registry: OpenAPIRegistry,
+  auth: AuthService,
+  limits: RateLimiters,
+  options: { secureCookies: boolean },
+) {
   const tags: ['auth'] = ['auth'];
+  /** Before the limiters: a device that logged in to this account before is counted on its own. */
+  const identifyDevice: RequestHandler = (req, res, next) => {
+    const email = (req.body as { email?: unknown } | undefined)?.email;
+    res.locals.loginDevice = auth.devices.deviceOf(presentedDevice(req), email);
+    next();
+  };
   return new ApiRouter(registry, auth)
     .add(
       {
@@ -93,16 +128,33 @@ export function authRouter(registry: OpenAPIRegistry, auth: AuthService, limits:
         path: '/v1/auth/login',
         operationId: 'login',
         summary: 'Exchange an agent e-mail and password for a short-lived access token',
-        description: 'Rate limited per client address and per account.',
+        description:
+          'Failed attempts are limited per client address, and per account for devices that never logged in to ' +
+          'it; a device that did (it presents the `device_token` of that login) has its own quota, so failures ' +
+          'elsewhere never lock its owner out.',
         tags,
         access: 'none',
-        limits: [limits.loginPerClient, limits.loginPerAccount],
+        limits: [identifyDevice, limits.loginPerClient, limits.loginPerAccount],
         body: Login,
-        success: { status: 200, description: 'Logged in', schema: LoginResult },
+        success: { status: 200, description: 'Logged in', schema: LoginResult, headers: ['Set-Cookie'] },
         errors: { 401: 'Unknown e-mail or wrong password' },
       },
-      async ({ body, res }) => {
-        res.json(await auth.login(body.email, body.password));
+      async ({ body, req, res }) => {
+        const presented = presentedDevice(req);
+        const result = await auth.login(
+          body.email,
+          body.password,
+          typeof presented === 'string' ? presented : undefined,
+        );
+        res.cookie(DEVICE_COOKIE, result.device_token, {
+          httpOnly: true,
+          secure: options.secureCookies,
+          sameSite: 'strict',
+          // Sent back to the login only: no other route needs it.
+          path: '/v1/auth/login',
+          maxAge: 365 * 86_400_000,
+        });
+        res.json(result);
       },
     )
     .add(
@@ -131,7 +183,7 @@ export function authRouter(registry: OpenAPIRegistry, auth: AuthService, limits:
         tags,
         access: 'none',
         body: Refresh,
-        success: { status: 200, description: 'Refreshed', schema: LoginResult },
+        success: { status: 200, description: 'Refreshed', schema: SessionTokens },
         errors: { 401: 'Invalid, expired or reused refresh token, or the account was deactivated' },
       },
       async ({ body, res }) => {

@@ -5,7 +5,7 @@
  * X-Forwarded-For cannot pick a fresh bucket. Over the limit: 429 with Retry-After in the error shape.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Config } from '../config.js';
 import { DynamoRateLimitStore } from '../db/rate-limit-store.js';
@@ -29,11 +29,20 @@ export function createRateLimiters(
   store: { doc: DynamoDBDocumentClient; table: string; deadlineMs?: number },
   logger: Logger,
 ): RateLimiters {
-  const limiter = (name: string, windowMs: number, limit: number, key: (req: Request) => string, message: string) =>
+  const limiter = (
+    name: string,
+    windowMs: number,
+    limit: number,
+    key: (req: Request, res: Response) => string,
+    message: string,
+    { failuresOnly = false } = {},
+  ) =>
     rateLimit({
       windowMs,
       limit,
       keyGenerator: key,
+      // Login: only failed attempts use up the quota (a success gives its count back).
+      skipSuccessfulRequests: failuresOnly,
       store: new DynamoRateLimitStore(store.doc, store.table, name, Date.now, store.deadlineMs),
       standardHeaders: 'draft-8',
       legacyHeaders: false,
@@ -63,16 +72,30 @@ export function createRateLimiters(
       clientKey,
       'You are sending messages too fast; slow down',
     ),
-    loginPerClient: limiter('login-client', 15 * MINUTE, limits.loginsPerClient, clientKey, 'Too many login attempts'),
+    loginPerClient: limiter(
+      'login-client',
+      15 * MINUTE,
+      limits.loginsPerClient,
+      clientKey,
+      'Too many failed login attempts from this address; try again later',
+      { failuresOnly: true },
+    ),
+    // OWASP device cookies: a device that logged in before has its own bucket; every unknown device shares
+    // the account's, so an outsider's failures lock out unknown devices only, never the owner's.
     loginPerAccount: limiter(
       'login-account',
       15 * MINUTE,
       limits.loginsPerAccount,
-      (req) =>
-        `account:${String((req.body as { email?: unknown } | undefined)?.email ?? '')
+      (req, res) => {
+        const device = (res.locals as { loginDevice?: string }).loginDevice;
+        if (device) return `device:${device}`;
+        return `account:${String((req.body as { email?: unknown } | undefined)?.email ?? '')
           .toLowerCase()
-          .slice(0, 254)}`,
-      'Too many login attempts for this account',
+          .slice(0, 254)}`;
+      },
+      'Too many failed login attempts for this account from unknown devices; log in from a device you used ' +
+        'before, or try again later',
+      { failuresOnly: true },
     ),
   };
 }

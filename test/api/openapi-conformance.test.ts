@@ -338,6 +338,9 @@ describe('OpenAPI document conformance (every route, every response checked agai
         .expect(201);
       const login = await drive(limited, 'login', 200, { body: { email, password } });
       expect(login.headers).to.include.keys('ratelimit', 'ratelimit-policy');
+      // Only failures use up the quota.
+      await drive(limited, 'login', 200, { body: { email, password } });
+      await drive(limited, 'login', 401, { body: { email, password: 'not the password at all' } });
       await drive(limited, 'login', 429, { body: { email, password } });
     } finally {
       await limited.close();

@@ -60,13 +60,14 @@ describe('rate limits', () => {
     await send().expect(429);
   });
 
-  it('limits login attempts per account, whatever address they come from, and per client address', async () => {
+  it('limits failed login attempts per account from unknown devices, whatever address they come from, and per client address', async () => {
     const user = await h.user('agent');
     const attempt = (ip: string, email = user.email) =>
       h.http().post('/v1/auth/login').set('x-forwarded-for', ip).send({ email, password: 'guess' });
-    // The harness's own login above counted once for this account (from the test client's address).
+    // The harness's own (successful) login above did not count.
     await attempt('192.0.2.10').expect(401);
     await attempt('192.0.2.11').expect(401);
+    await attempt('192.0.2.13').expect(401);
     const locked = await attempt('192.0.2.12').expect(429);
     expect(locked.body.error.code).to.equal('rate_limited');
     // Per client: five attempts on five different accounts, then refused.
