@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { CONTAINER_PORT, ENV, PROXY_HOPS_ON_AWS, SECRET_ENV } from './contract.js';
 import { principalsTable, rateLimitsTable, ticketsTable } from './db/tables.js';
+import { secretWeakness } from './secret-strength.js';
 
 export type DynamoMode =
   /** dynalite inside the process, persisted under DATA_DIR, tables created at start (laptop, CI). */
@@ -76,9 +77,22 @@ const fraction = z
   .string()
   .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'expected a number from 0 to 1')
   .transform(Number);
-const secret = z.string().min(32, 'expected at least 32 characters');
+const secret = z
+  .string()
+  .min(32, 'expected at least 32 characters')
+  .superRefine((value, ctx) => {
+    if (value.length < 32) return;
+    const weakness = secretWeakness(value);
+    if (weakness) ctx.addIssue({ code: 'custom', message: weakness });
+  });
 const tableName = z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'expected a DynamoDB table name ([A-Za-z0-9_.-], 3-255)');
-const origin = z.url().refine((u) => new URL(u).origin === u, 'expected an origin such as https://support.example.com');
+// `*` and bare hosts are not URLs: checked without `new URL` throwing, so the error stays one line.
+const origin = z
+  .string()
+  .refine(
+    (u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol) && new URL(u).origin === u,
+    'expected an origin such as https://support.example.com (scheme and host, no path, no *)',
+  );
 
 /** Each setting: its variable and a parser; defaults depend on NODE_ENV, so they are applied below. */
 const schema = {
@@ -114,6 +128,7 @@ const schema = {
     .pipe(z.array(origin))
     .optional(),
   [ENV.trustProxyHops]: int(0, 5).optional(),
+  [ENV.allowNoProxy]: z.enum(['true', 'false'], 'expected true or false').optional(),
   [ENV.shutdownDelayMs]: int(0, 20_000).optional(),
   [ENV.mistralApiKey]: z.string().min(1).optional(),
   [ENV.mistralModel]: z.string().min(1).optional(),
@@ -158,6 +173,18 @@ export function loadConfig(env: Env = process.env, { service = true }: LoadOptio
   const mode: DynamoMode = endpoint ? 'endpoint' : production ? 'aws' : 'embedded';
   if (service && production && !v[ENV.tokenSigningKey]) {
     throw new ConfigError(`Invalid configuration: ${ENV.tokenSigningKey}: required when NODE_ENV=production`);
+  }
+  if (v[ENV.bootstrapAdminKey] !== undefined && v[ENV.bootstrapAdminKey] === v[ENV.tokenSigningKey]) {
+    throw new ConfigError(
+      `Invalid configuration: ${ENV.bootstrapAdminKey}: must differ from ${ENV.tokenSigningKey} (value hidden)`,
+    );
+  }
+  // Behind the ALB, 0 hops makes every client share the ALB's address: one rate-limit bucket for the world.
+  if (production && v[ENV.trustProxyHops] === 0 && v[ENV.allowNoProxy] !== 'true') {
+    throw new ConfigError(
+      `Invalid configuration: ${ENV.trustProxyHops}: 0 in production puts every client behind the load ` +
+        `balancer in one rate-limit bucket; set ${ENV.allowNoProxy}=true if clients really reach the service directly`,
+    );
   }
   return {
     production,

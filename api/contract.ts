@@ -27,6 +27,7 @@ export const ENV = {
   tokenSigningKey: 'TOKEN_SIGNING_KEY',
   corsOrigins: 'CORS_ORIGINS',
   trustProxyHops: 'TRUST_PROXY_HOPS',
+  allowNoProxy: 'ALLOW_NO_PROXY',
   shutdownDelayMs: 'SHUTDOWN_DELAY_MS',
   dynamodbTimeoutMs: 'DYNAMODB_TIMEOUT_MS',
   tokenTtlSeconds: 'TOKEN_TTL_SECONDS',
