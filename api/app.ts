@@ -78,8 +78,9 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(methodGuard(registry));
-  app.use(health);
+  // Security headers on every answer, the health routes' included.
   app.use(helmet());
+  app.use(health);
   // Each route parses its own JSON body: a route without a body never reads one (no 413 on a GET).
   for (const router of routers) app.use(router);
 

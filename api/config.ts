@@ -34,6 +34,8 @@ export interface Config {
   corsOrigins: string[];
   trustProxyHops: number;
   shutdownDelayMs: number;
+  /** The health routes' table check runs at most this often per task (0: on every request). */
+  healthCheckIntervalMs: number;
   mistral: {
     apiKey: string | undefined;
     model: string;
@@ -130,6 +132,7 @@ const schema = {
   [ENV.trustProxyHops]: int(0, 5).optional(),
   [ENV.allowNoProxy]: z.enum(['true', 'false'], 'expected true or false').optional(),
   [ENV.shutdownDelayMs]: int(0, 20_000).optional(),
+  [ENV.healthCheckIntervalMs]: int(0, 60_000).optional(),
   [ENV.mistralApiKey]: z.string().min(1).optional(),
   [ENV.mistralModel]: z.string().min(1).optional(),
   [ENV.mistralServerUrl]: z.url('expected a URL').optional(),
@@ -213,6 +216,8 @@ export function loadConfig(env: Env = process.env, { service = true }: LoadOptio
     corsOrigins: v[ENV.corsOrigins] ?? [],
     trustProxyHops: v[ENV.trustProxyHops] ?? (production ? PROXY_HOPS_ON_AWS : 0),
     shutdownDelayMs: v[ENV.shutdownDelayMs] ?? (production ? 5000 : 100),
+    // The ALB asks every few seconds per task, and anyone may ask: in production the check is shared.
+    healthCheckIntervalMs: v[ENV.healthCheckIntervalMs] ?? (production ? 5000 : 0),
     mistral: {
       apiKey: v[ENV.mistralApiKey],
       model: v[ENV.mistralModel] ?? 'mistral-small-latest',

@@ -28,6 +28,7 @@ export const ENV = {
   corsOrigins: 'CORS_ORIGINS',
   trustProxyHops: 'TRUST_PROXY_HOPS',
   allowNoProxy: 'ALLOW_NO_PROXY',
+  healthCheckIntervalMs: 'HEALTH_CHECK_INTERVAL_MS',
   shutdownDelayMs: 'SHUTDOWN_DELAY_MS',
   dynamodbTimeoutMs: 'DYNAMODB_TIMEOUT_MS',
   tokenTtlSeconds: 'TOKEN_TTL_SECONDS',

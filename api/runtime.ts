@@ -14,7 +14,7 @@ import { SESSION_CHECK_CACHE_MS, SessionStore } from './auth/sessions.js';
 import { TokenService } from './auth/tokens.js';
 import type { Config } from './config.js';
 import { createDynamoClients, type DynamoClients } from './db/client.js';
-import { checkTables } from './db/health.js';
+import { cachedCheck, checkTables } from './db/health.js';
 import { type LocalEngine, startLocalEngine } from './db/local-engine.js';
 import { ensureTables, missingTables } from './db/schema.js';
 import { createRateLimiters } from './http/rate-limits.js';
@@ -135,7 +135,10 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
       secureCookies: config.production,
       health: {
         lifecycle,
-        checkTables: () => checkTables(dynamo.client, Object.values(tableNames), 2000),
+        checkTables: cachedCheck(
+          () => checkTables(dynamo.client, Object.values(tableNames), 2000),
+          config.healthCheckIntervalMs,
+        ),
         components: { assistant: () => assistant.health() },
       },
     },
