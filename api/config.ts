@@ -18,6 +18,14 @@ export type DynamoMode =
 export interface Config {
   production: boolean;
   port: number;
+  http: {
+    /** Interface to listen on: loopback on a laptop, every interface in the container. */
+    host: string;
+    /** Headers and body of one request must arrive within this. */
+    requestTimeoutMs: number;
+    /** Open sockets per task; more are closed on arrival. */
+    maxConnections: number;
+  };
   logLevel: string;
   awsRegion: string | undefined;
   dynamo: { mode: DynamoMode; endpoint: string | undefined; timeoutMs: number };
@@ -100,6 +108,12 @@ const origin = z
 const schema = {
   [ENV.nodeEnv]: z.enum(['development', 'test', 'production']).optional(),
   [ENV.port]: int(0, 65535).optional(),
+  [ENV.host]: z
+    .string()
+    .regex(/^[0-9a-fA-F.:]+$|^localhost$/, 'expected an IP address such as 127.0.0.1 or 0.0.0.0')
+    .optional(),
+  [ENV.requestTimeoutMs]: int(100, 300_000).optional(),
+  [ENV.maxConnections]: int(1, 100_000).optional(),
   [ENV.logLevel]: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).optional(),
   [ENV.awsRegion]: z
     .string()
@@ -192,6 +206,12 @@ export function loadConfig(env: Env = process.env, { service = true }: LoadOptio
   return {
     production,
     port: v[ENV.port] ?? CONTAINER_PORT,
+    http: {
+      // The container must answer the ALB on its own interface; a laptop keeps the service to itself.
+      host: v[ENV.host] ?? (production ? '0.0.0.0' : '127.0.0.1'),
+      requestTimeoutMs: v[ENV.requestTimeoutMs] ?? 30_000,
+      maxConnections: v[ENV.maxConnections] ?? 1024,
+    },
     logLevel: v[ENV.logLevel] ?? 'info',
     awsRegion: v[ENV.awsRegion],
     dynamo: { mode, endpoint, timeoutMs: v[ENV.dynamodbTimeoutMs] ?? 3000 },

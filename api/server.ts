@@ -19,10 +19,22 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.logLevel });
   const runtime = await buildRuntime(config, logger);
   const drain = connectionDrain(createApp(runtime.deps));
-  const server = createServer(drain.listener);
+  const server = createServer(
+    {
+      // A whole request (headers and body) within REQUEST_TIMEOUT_MS, or 408 and the socket closes: a body
+      // trickled a byte at a time cannot hold a connection for minutes. Node counts from the request's first
+      // byte, not from an idle keep-alive socket, so this does not fight the keep-alive timeout below.
+      requestTimeout: config.http.requestTimeoutMs,
+      headersTimeout: Math.min(config.http.requestTimeoutMs, KEEP_ALIVE_TIMEOUT_MS + 1000),
+      // How often those deadlines are checked (Node's default, 30 s, would let a request live up to twice as long).
+      connectionsCheckingInterval: Math.min(1000, config.http.requestTimeoutMs),
+    },
+    drain.listener,
+  );
   // Outlive the ALB's idle timeout, or it reuses a socket the server already closed (a 502).
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1000;
+  // Beyond this many open sockets new ones are closed at once: memory stays bounded under a connection flood.
+  server.maxConnections = config.http.maxConnections;
 
   createTerminus(server, {
     signals: ['SIGTERM', 'SIGINT'],
@@ -49,9 +61,9 @@ async function main(): Promise<void> {
     logger.error('server error', { err });
     process.exit(1);
   });
-  server.listen(config.port, () => {
-    const { port } = server.address() as AddressInfo;
-    logger.info('listening', { port, dynamodb: config.dynamo.mode, tables: config.tables });
+  server.listen(config.port, config.http.host, () => {
+    const { port, address } = server.address() as AddressInfo;
+    logger.info('listening', { port, host: address, dynamodb: config.dynamo.mode, tables: config.tables });
   });
 }
 

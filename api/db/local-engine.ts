@@ -18,7 +18,7 @@ export async function startLocalEngine(options: { path?: string } = {}): Promise
   } catch {
     throw new Error('the embedded engine needs the dev dependency "dynalite": run `npm ci` (not --omit=dev)');
   }
-  if (options.path) mkdirSync(options.path, { recursive: true });
+  if (options.path) mkdirSync(options.path, { recursive: true, mode: 0o700 });
   const server = dynalite({ path: options.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   // A malformed request must not take the host process down with it.
   server.on('clientError', (_err, socket) => socket.destroy());
