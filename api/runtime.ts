@@ -109,6 +109,12 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     cursors: new CursorCodec(deriveKey(signingSecret, 'list-cursor')),
     userExists: (email) => auth.userExists(email),
   });
+  const rateLimiters = createRateLimiters(
+    config.rateLimits,
+    // One attempt's deadline: a limiter that fails open gains nothing from retries.
+    { doc: dynamo.doc, table: tableNames.ratelimits, deadlineMs: config.dynamo.timeoutMs },
+    logger,
+  );
   const lifecycle = { shuttingDown: false };
   assistant.start();
 
@@ -118,12 +124,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     assistant,
     deps: {
       logger,
-      rateLimiters: createRateLimiters(
-        config.rateLimits,
-        // One attempt's deadline: a limiter that fails open gains nothing from retries.
-        { doc: dynamo.doc, table: tableNames.ratelimits, deadlineMs: config.dynamo.timeoutMs },
-        logger,
-      ),
+      rateLimiters,
       auth,
       tickets,
       reports: {
@@ -144,6 +145,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     },
     async close() {
       await assistant.stop();
+      await rateLimiters.settled();
       dynamo.client.destroy();
       await engine?.close();
     },

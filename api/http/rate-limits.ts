@@ -17,6 +17,8 @@ export interface RateLimiters {
   customerMessages: RequestHandler;
   loginPerClient: RequestHandler;
   loginPerAccount: RequestHandler;
+  /** Resolves when no counter update is in flight (shutdown waits for it before closing the client). */
+  settled(): Promise<void>;
 }
 
 const HOUR = 3_600_000;
@@ -29,13 +31,14 @@ export function createRateLimiters(
   store: { doc: DynamoDBDocumentClient; table: string; deadlineMs?: number },
   logger: Logger,
 ): RateLimiters {
+  const stores: DynamoRateLimitStore[] = [];
   const limiter = (
     name: string,
     windowMs: number,
     limit: number,
     key: (req: Request, res: Response) => string,
     message: string,
-    { failuresOnly = false } = {},
+    { failuresOnly = false, acceptedOnly = false } = {},
   ) =>
     rateLimit({
       windowMs,
@@ -43,7 +46,23 @@ export function createRateLimiters(
       keyGenerator: key,
       // Login: only failed attempts use up the quota (a success gives its count back).
       skipSuccessfulRequests: failuresOnly,
-      store: new DynamoRateLimitStore(store.doc, store.table, name, Date.now, store.deadlineMs),
+      skipFailedRequests: acceptedOnly,
+      store: (() => {
+        const s = new DynamoRateLimitStore(store.doc, store.table, name, Date.now, store.deadlineMs);
+        stores.push(s);
+        return s;
+      })(),
+      // The library's own errors (a store that fails) as one JSON log line, not console text.
+      logger: {
+        warn: (message: unknown) =>
+          scopedLogger(logger).warn('rate limiter', { limiter: name, detail: String(message) }),
+        error: (err: unknown, message?: string) =>
+          scopedLogger(logger).error('rate limiter store error', {
+            limiter: name,
+            detail: message,
+            error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+          }),
+      },
       standardHeaders: 'draft-8',
       legacyHeaders: false,
       // A limiter whose store is down lets requests through: availability first, the outage is logged and
@@ -58,12 +77,17 @@ export function createRateLimiters(
     });
 
   return {
+    settled: async () => {
+      await Promise.all(stores.map((s) => s.settled()));
+    },
     ticketCreation: limiter(
       'tickets',
       HOUR,
       limits.ticketsPerHour,
       clientKey,
       'Too many tickets opened; try again later',
+      // The quota is of tickets opened: a request refused (invalid body, 429, outage) gives its count back.
+      { acceptedOnly: true },
     ),
     customerMessages: limiter(
       'messages',

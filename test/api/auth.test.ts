@@ -79,6 +79,14 @@ describe('authentication and accounts', () => {
     }
   });
 
+  it('accepts the Bearer scheme in any letter case', async () => {
+    const u = await h.user('agent');
+    for (const scheme of ['bearer', 'BEARER', 'Bearer', 'bEaReR']) {
+      await h.http().get('/v1/auth/me').set('authorization', `${scheme} ${u.token}`).expect(200);
+    }
+    await h.http().get('/v1/auth/me').set('authorization', `Basic ${u.token}`).expect(401);
+  });
+
   it('refuses a token whose signature was swapped for "none"', async () => {
     const good = await token({ role: 'admin' });
     const [, payload] = good.split('.');

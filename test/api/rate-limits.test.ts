@@ -75,3 +75,37 @@ describe('rate limits', () => {
     await attempt('192.0.2.50', 'someone-else@freeda.test').expect(429);
   });
 });
+
+describe('rate limits: what counts, and store failures', () => {
+  it('counts only accepted tickets against the quota: invalid requests give their count back', async () => {
+    const h = await startHarness({ TRUST_PROXY_HOPS: '1', RATE_LIMIT_TICKETS_PER_HOUR: '2' });
+    try {
+      const open = (body: object) =>
+        h.http().post('/v1/public/tickets').set('x-forwarded-for', '192.0.2.77').send(body);
+      for (let i = 0; i < 5; i++) await open({ message: '   ' }).expect(400);
+      await open({ message: 'first real ticket' }).expect(201);
+      await open({ message: 'second real ticket' }).expect(201);
+      await open({ message: 'one too many' }).expect(429);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('logs a failing limiter store as one JSON line and lets the request through', async () => {
+    const { DeleteTableCommand } = await import('@aws-sdk/client-dynamodb');
+    const h = await startHarness();
+    try {
+      await h.runtime.dynamo.client.send(new DeleteTableCommand({ TableName: h.tables.ratelimits }));
+      await h.http().post('/v1/public/tickets').send({ message: 'the limiter is down' }).expect(201);
+      const lines = h.logs.filter((l) => l.includes('rate limiter store error'));
+      expect(lines.length).to.be.greaterThan(0);
+      for (const line of lines) {
+        const parsed = JSON.parse(line);
+        expect(parsed).to.include({ level: 'error', limiter: 'tickets' });
+        expect(parsed.error).to.match(/ResourceNotFoundException/);
+      }
+    } finally {
+      await h.close();
+    }
+  });
+});
