@@ -17,7 +17,9 @@ async function eventually(refused: () => Promise<boolean>, limitMs = 15_000): Pr
   return refused();
 }
 
-describe('accounts and sessions', () => {
+describe('accounts and sessions', function () {
+  // Each case waits (boundedly) for a second task to see a change; a busy machine must not fail it.
+  this.timeout(60_000);
   let a: Harness;
   /** A second task of the same deployment: same tables, its own caches. */
   let b: Harness;
