@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { AppDeps } from './app.js';
 import type { Assistant } from './assistant/assistant.js';
 import { buildAssistant } from './assistant/build.js';
+import { logAuditSink } from './auth/audit.js';
 import { DeviceTokens } from './auth/devices.js';
 import { PrincipalRepository } from './auth/repository.js';
 import { deriveKey } from './auth/secrets.js';
@@ -94,6 +95,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     new DeviceTokens(deriveKey(signingSecret, 'device-token')),
     bootstrapKey,
     (err) => logger.warn('recording an API key use failed', { error: (err as Error).message }),
+    logAuditSink(logger),
   );
   const ticketRepository = new TicketRepository(dynamo.doc, tableNames.tickets);
   const assistant = buildAssistant({

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { badRequest, conflict, forbidden, notFound, unauthorized } from '../errors.js';
 import { hashToken, tokenMatches } from '../tickets/ids.js';
+import type { AuditEvent, AuditSink } from './audit.js';
 import type { DeviceTokens } from './devices.js';
 import { passwordWeakness } from './password-strength.js';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from './passwords.js';
@@ -83,6 +84,8 @@ export class AuthService {
     bootstrapAdminKey: string | undefined,
     /** Failures of work done beside a request (recording a key's use); the request does not wait for it. */
     private readonly onBackgroundError: (err: unknown) => void = () => undefined,
+    /** The account audit trail (api/auth/audit.ts). */
+    private readonly audit: AuditSink = { record: async () => undefined },
     private readonly clock: () => Date = () => new Date(),
   ) {
     this.bootstrapHash = bootstrapAdminKey ? hashToken(bootstrapAdminKey) : undefined;
@@ -142,10 +145,19 @@ export class AuthService {
     return user && ok && user.active !== false ? user : undefined;
   }
 
+  private async trail(event: AuditEvent): Promise<void> {
+    await this.audit.record(event);
+  }
+
   /** `deviceToken`: the one this device was given at an earlier login, kept when still valid for the account. */
-  async login(email: string, password: string, deviceToken?: string) {
+  async login(email: string, password: string, deviceToken?: string, clientIp?: string) {
     const user = await this.checkPassword(email, password);
-    if (!user) throw unauthorized('E-mail or password is incorrect');
+    const who = { actor: email.toLowerCase(), subject: email.toLowerCase(), ...(clientIp && { client_ip: clientIp }) };
+    if (!user) {
+      await this.trail({ type: 'auth.login_failed', ...who });
+      throw unauthorized('E-mail or password is incorrect');
+    }
+    await this.trail({ type: 'auth.login', ...who });
     const session = await this.sessions.open(user);
     const known = this.devices.deviceOf(deviceToken, user.email) !== undefined;
     return {
@@ -230,6 +242,7 @@ export class AuthService {
     });
     if (!updated) throw notFound('User');
     if (endSessions) this.sessions.forget(updated.email);
+    await this.trail({ type: 'user.updated', actor: by.id, subject: updated.email, changes: Object.keys(patch) });
     return userView(updated);
   }
 
@@ -239,6 +252,7 @@ export class AuthService {
     }
     if (!(await this.principals.deleteUser(email))) throw notFound('User');
     this.sessions.forget(email.toLowerCase());
+    await this.trail({ type: 'user.deleted', actor: by.id, subject: email.toLowerCase() });
   }
 
   async listApiKeys(): Promise<ApiKeyListing[]> {
@@ -266,6 +280,7 @@ export class AuthService {
       session_version: 0,
     };
     if (!(await this.principals.createUser(user))) throw conflict(`a user with e-mail ${user.email} already exists`);
+    await this.trail({ type: 'user.created', actor: by.id, subject: user.email, changes: ['role'] });
     return userView(user);
   }
 
@@ -281,10 +296,12 @@ export class AuthService {
       created_by: by.id,
     };
     if (!(await this.principals.createApiKey(item))) throw conflict('key id collision; retry');
+    await this.trail({ type: 'api_key.created', actor: by.id, subject: id });
     return { key_id: id, name: item.name, role: item.role, created_at: item.created_at, api_key: `fk_${id}.${secret}` };
   }
 
-  async deleteApiKey(id: string): Promise<void> {
+  async deleteApiKey(id: string, by: Principal): Promise<void> {
     if (!(await this.principals.deleteApiKey(id))) throw notFound('API key');
+    await this.trail({ type: 'api_key.revoked', actor: by.id, subject: id });
   }
 }

@@ -145,6 +145,7 @@ export function authRouter(
           body.email,
           body.password,
           typeof presented === 'string' ? presented : undefined,
+          req.ip,
         );
         res.cookie(DEVICE_COOKIE, result.device_token, {
           httpOnly: true,
@@ -366,8 +367,8 @@ export function authRouter(
         success: { status: 204, description: 'Revoked' },
         errors: { 404: 'No API key with this id' },
       },
-      async ({ params, res }) => {
-        await auth.deleteApiKey(params.key_id);
+      async ({ params, principal, res }) => {
+        await auth.deleteApiKey(params.key_id, principal);
         res.status(204).end();
       },
     ).router;

@@ -207,4 +207,36 @@ describe('accounts and sessions', function () {
     await me(b, created.body.api_key).expect(200);
     expect(spyB.sent.filter((c) => c.name === 'UpdateItemCommand')).to.have.length(0);
   });
+
+  it('keeps an audit trail of account changes and logins, with the client address and never a password', async () => {
+    const u = await a.user('agent');
+    await a.http().post('/v1/auth/login').send({ email: u.email, password: 'a wrong guess here' }).expect(401);
+    await a.http().patch(`/v1/users/${u.email}`).set('authorization', admin).send({ role: 'manager' }).expect(200);
+    const key = await a.http().post('/v1/api-keys').set('authorization', admin).send({ name: 'audit', role: 'agent' });
+    await a.http().delete(`/v1/api-keys/${key.body.key_id}`).set('authorization', admin).expect(204);
+    await a.http().delete(`/v1/users/${u.email}`).set('authorization', admin).expect(204);
+
+    const trail = a.logs
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.audit && (l.subject === u.email || l.subject === key.body.key_id));
+    expect(trail.map((e) => e.audit)).to.deep.equal([
+      'user.created',
+      'auth.login',
+      'auth.login_failed',
+      'user.updated',
+      'api_key.created',
+      'api_key.revoked',
+      'user.deleted',
+    ]);
+    const login = trail.find((e) => e.audit === 'auth.login');
+    expect(login).to.include({ actor: u.email, subject: u.email });
+    expect(login.client_ip).to.match(/127\.0\.0\.1/);
+    expect(trail.find((e) => e.audit === 'user.updated')).to.deep.include({
+      actor: 'bootstrap-admin',
+      changes: ['role'],
+    });
+    const text = a.logs.join('\n');
+    expect(text).not.to.include(u.password);
+    expect(text).not.to.include('a wrong guess here');
+  });
 });
