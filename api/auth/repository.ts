@@ -184,8 +184,11 @@ export class PrincipalRepository {
     return out.Attributes !== undefined;
   }
 
-  /** Records a key's use unless another task recorded one since `notBefore` (no error either way). */
-  async touchApiKey(id: string, at: string, notBefore: string): Promise<void> {
+  /**
+   * Records a key's use unless another task recorded one since `notBefore` (no error either way). One attempt
+   * under `deadlineMs`: a best-effort write must not hold a connection through retries while DynamoDB stalls.
+   */
+  async touchApiKey(id: string, at: string, notBefore: string, deadlineMs = 1000): Promise<void> {
     try {
       await this.doc.send(
         new UpdateCommand({
@@ -196,6 +199,7 @@ export class PrincipalRepository {
             'attribute_exists(principal_id) AND (attribute_not_exists(last_used_at) OR last_used_at < :nb)',
           ExpressionAttributeValues: { ':at': at, ':nb': notBefore },
         }),
+        { abortSignal: AbortSignal.timeout(deadlineMs) },
       );
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
