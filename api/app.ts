@@ -10,6 +10,7 @@ import { authRouter } from './http/auth-router.js';
 import { docsAssets, docsRouter } from './http/docs-router.js';
 import { errorHandler, notFoundHandler } from './http/errors.js';
 import { type HealthDeps, healthRouter } from './http/health-router.js';
+import { IDEMPOTENCY_HEADER, type Idempotency, REPLAYED_HEADER } from './http/idempotency.js';
 import { methodGuard } from './http/methods.js';
 import { registerComponents } from './http/openapi.js';
 import { publicRouter } from './http/public-router.js';
@@ -28,6 +29,8 @@ export interface AppDeps {
   reports: Omit<ReportDeps, 'logger'>;
   health: HealthDeps;
   rateLimiters: RateLimiters;
+  /** Replays of creation requests sent with an Idempotency-Key. */
+  idempotency: Idempotency;
   /** Browser origins allowed to call the API; empty: no cross-origin access. */
   corsOrigins: string[];
   /** Proxies in front of the service (1 behind the ALB); never `true`, which lets clients forge their IP. */
@@ -56,11 +59,11 @@ export function createApp(deps: AppDeps): Express {
   // Every router declares its routes (and their documentation) before the method guard reads them.
   const health = healthRouter(registry, deps.health);
   const routers = [
-    publicRouter(registry, deps.auth, deps.tickets, deps.rateLimiters),
+    publicRouter(registry, deps.auth, deps.tickets, deps.rateLimiters, deps.idempotency),
     // Before the tickets router: `/v1/tickets/export.csv` must not be taken for `/v1/tickets/{ticket_id}`.
     reportsRouter(registry, deps.auth, { ...deps.reports, logger: deps.logger }),
-    ticketsRouter(registry, deps.auth, deps.tickets),
-    authRouter(registry, deps.auth, deps.rateLimiters, { secureCookies: deps.secureCookies }),
+    ticketsRouter(registry, deps.auth, deps.tickets, deps.idempotency),
+    authRouter(registry, deps.auth, deps.rateLimiters, { secureCookies: deps.secureCookies }, deps.idempotency),
     docsRouter(registry),
   ];
 
@@ -72,8 +75,17 @@ export function createApp(deps: AppDeps): Express {
     cors({
       origin: deps.corsOrigins.length > 0 ? deps.corsOrigins : false,
       methods: ['GET', 'POST', 'PATCH', 'DELETE'],
-      allowedHeaders: ['Authorization', 'Content-Type', 'If-Match', 'X-Request-Id'],
-      exposedHeaders: ['ETag', 'Location', 'Retry-After', 'X-Request-Id', 'RateLimit', 'RateLimit-Policy', 'Allow'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'If-Match', IDEMPOTENCY_HEADER, 'X-Request-Id'],
+      exposedHeaders: [
+        'ETag',
+        'Location',
+        'Retry-After',
+        REPLAYED_HEADER,
+        'X-Request-Id',
+        'RateLimit',
+        'RateLimit-Policy',
+        'Allow',
+      ],
       maxAge: 600,
     }),
   );

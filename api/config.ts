@@ -4,11 +4,11 @@
  */
 import { z } from 'zod';
 import { CONTAINER_PORT, ENV, PROXY_HOPS_ON_AWS, SECRET_ENV } from './contract.js';
-import { principalsTable, rateLimitsTable, ticketsTable } from './db/tables.js';
+import { eventsTable, principalsTable, rateLimitsTable, ticketsTable } from './db/tables.js';
 import { secretWeakness } from './secret-strength.js';
 
 export type DynamoMode =
-  /** dynalite inside the process, persisted under DATA_DIR, tables created at start (laptop, CI). */
+  /** DynamoDB Local started by the service, persisted under DATA_DIR, tables created at start (laptop, CI). */
   | 'embedded'
   /** An explicit DynamoDB-compatible endpoint (tables must exist: `npm run db:create-tables`). */
   | 'endpoint'
@@ -30,7 +30,9 @@ export interface Config {
   awsRegion: string | undefined;
   dynamo: { mode: DynamoMode; endpoint: string | undefined; timeoutMs: number };
   /** Real table names by table suffix (api/db/tables.ts). */
-  tables: { tickets: string; principals: string; ratelimits: string };
+  tables: { tickets: string; principals: string; ratelimits: string; events: string };
+  /** How long the event log keeps an event (TTL), in days. */
+  eventsRetentionDays: number;
   /** Per client (IP) or per account, shared across tasks through the rate-limits table. */
   rateLimits: { ticketsPerHour: number; messagesPerMinute: number; loginsPerAccount: number; loginsPerClient: number };
   dataDir: string;
@@ -124,6 +126,8 @@ const schema = {
   [ticketsTable.envVar]: tableName.optional(),
   [principalsTable.envVar]: tableName.optional(),
   [rateLimitsTable.envVar]: tableName.optional(),
+  [eventsTable.envVar]: tableName.optional(),
+  [ENV.eventsRetentionDays]: int(1, 3650).optional(),
   [ENV.rateLimitTicketsPerHour]: int(1, 1_000_000).optional(),
   [ENV.rateLimitMessagesPerMinute]: int(1, 1_000_000).optional(),
   [ENV.rateLimitLoginsPerAccount]: int(1, 1_000_000).optional(),
@@ -219,7 +223,9 @@ export function loadConfig(env: Env = process.env, { service = true }: LoadOptio
       tickets: (v[ticketsTable.envVar] as string | undefined) ?? ticketsTable.defaultName,
       principals: (v[principalsTable.envVar] as string | undefined) ?? principalsTable.defaultName,
       ratelimits: (v[rateLimitsTable.envVar] as string | undefined) ?? rateLimitsTable.defaultName,
+      events: (v[eventsTable.envVar] as string | undefined) ?? eventsTable.defaultName,
     },
+    eventsRetentionDays: (v[ENV.eventsRetentionDays] as number | undefined) ?? 30,
     // The legacy limits: 5 tickets an hour and 20 messages a minute per client.
     rateLimits: {
       ticketsPerHour: (v[ENV.rateLimitTicketsPerHour] as number | undefined) ?? 5,

@@ -34,6 +34,7 @@ export const ENV = {
   maxConnections: 'MAX_CONNECTIONS',
   shutdownDelayMs: 'SHUTDOWN_DELAY_MS',
   dynamodbTimeoutMs: 'DYNAMODB_TIMEOUT_MS',
+  eventsRetentionDays: 'EVENTS_RETENTION_DAYS',
   tokenTtlSeconds: 'TOKEN_TTL_SECONDS',
   refreshTokenTtlSeconds: 'REFRESH_TOKEN_TTL_SECONDS',
   mistralApiKey: 'MISTRAL_API_KEY',

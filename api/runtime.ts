@@ -1,8 +1,7 @@
 /**
- * The composition root: from a validated config to the app's dependencies. Chooses the DynamoDB endpoint
- * (embedded engine, explicit endpoint, or AWS), checks the tables, derives the keys and builds the services.
+ * The composition root: from a validated config to the app's dependencies. The database and the keys come
+ * from the bootstrap step (api/db/bootstrap.ts); this file only wires the services.
  */
-import { join } from 'node:path';
 import type { AppDeps } from './app.js';
 import type { Assistant } from './assistant/assistant.js';
 import { buildAssistant } from './assistant/build.js';
@@ -14,12 +13,13 @@ import { AuthService } from './auth/service.js';
 import { SESSION_CHECK_CACHE_MS, SessionStore } from './auth/sessions.js';
 import { TokenService } from './auth/tokens.js';
 import type { Config } from './config.js';
+import { type BootstrapKey, bootstrapAdminKey, prepareTables, startDatabase, tokenSigningKey } from './db/bootstrap.js';
 import { createDynamoClients, type DynamoClients } from './db/client.js';
 import { cachedCheck, checkTables } from './db/health.js';
-import { type LocalEngine, startLocalEngine } from './db/local-engine.js';
-import { ensureTables, missingTables } from './db/schema.js';
+import { IdempotencyStore } from './db/idempotency-store.js';
+import { EventLog } from './events/log.js';
+import { Idempotency } from './http/idempotency.js';
 import { createRateLimiters } from './http/rate-limits.js';
-import { localSecret } from './local-secrets.js';
 import type { Logger } from './logger.js';
 import { TicketExport } from './reports/export.js';
 import { AnalyticsSummaryService } from './reports/summary.js';
@@ -33,56 +33,31 @@ export interface Runtime {
   dynamo: DynamoClients;
   /** Replies, analysis worker, knowledge base (api/assistant). */
   assistant: Assistant;
-  /** Stops the analysis worker, then releases the DynamoDB client and the embedded engine. */
+  /** The bootstrap admin key and where it comes from (the start-up banner says where to find it). */
+  bootstrapKey: BootstrapKey;
+  /** Stops the analysis worker, then releases the DynamoDB client and DynamoDB Local. */
   close(): Promise<void>;
 }
 
-export class StartupError extends Error {
-  override name = 'StartupError';
-}
-
 export async function buildRuntime(config: Config, logger: Logger): Promise<Runtime> {
-  let engine: LocalEngine | undefined;
-  let endpoint = config.dynamo.endpoint;
-  if (config.dynamo.mode === 'embedded') {
-    engine = await startLocalEngine({ path: join(config.dataDir, 'dynamodb') });
-    endpoint = engine.endpoint;
+  const database = await startDatabase(config, logger);
+  const dynamo = createDynamoClients({
+    endpoint: database.endpoint,
+    region: config.awsRegion,
+    timeoutMs: config.dynamo.timeoutMs,
+  });
+  let signingSecret: string;
+  let bootstrapKey: BootstrapKey;
+  try {
+    await prepareTables(config, dynamo, logger);
+    signingSecret = tokenSigningKey(config);
+    bootstrapKey = bootstrapAdminKey(config);
+  } catch (err) {
+    dynamo.client.destroy();
+    await database.close();
+    throw err;
   }
-  const dynamo = createDynamoClients({ endpoint, region: config.awsRegion, timeoutMs: config.dynamo.timeoutMs });
   const tableNames = config.tables;
-
-  if (engine) {
-    const created = await ensureTables(dynamo.client, tableNames);
-    if (created.length)
-      logger.info('created tables on the embedded engine', { tables: created, data_dir: config.dataDir });
-  } else if (config.dynamo.mode === 'endpoint') {
-    // On AWS the tables come from the Pulumi program and readiness reports them; a local endpoint without
-    // tables is a setup mistake worth stopping for.
-    const missing = await missingTables(dynamo.client, tableNames).catch((err: Error) => {
-      throw new StartupError(`DYNAMODB_ENDPOINT ${endpoint} does not answer: ${err.message}`);
-    });
-    if (missing.length) {
-      throw new StartupError(
-        `tables ${missing.join(', ')} do not exist at ${endpoint}; create them with \`npm run db:create-tables\``,
-      );
-    }
-  }
-
-  const signingSecret = config.tokenSigningKey ?? localSecret(config.dataDir, 'token-signing-key').value;
-  let bootstrapKey = config.bootstrapAdminKey;
-  if (!bootstrapKey && config.dynamo.mode === 'embedded') {
-    const secret = localSecret(config.dataDir, 'bootstrap-admin-key');
-    bootstrapKey = secret.value;
-    if (secret.created) {
-      // Printed once, on the terminal of the developer who just started the service; never logged again.
-      process.stdout.write(
-        `\nBootstrap admin key (shown once, kept in ${secret.path}):\n  ${bootstrapKey}\n` +
-          'Use it as "Authorization: Bearer <key>" to create users (POST /v1/users) and API keys (POST /v1/api-keys).\n\n',
-      );
-    } else {
-      logger.info('bootstrap admin key is in the data directory', { path: secret.path });
-    }
-  }
 
   const principals = new PrincipalRepository(dynamo.doc, tableNames.principals);
   const auth = new AuthService(
@@ -93,11 +68,12 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
       cacheMs: SESSION_CHECK_CACHE_MS,
     }),
     new DeviceTokens(deriveKey(signingSecret, 'device-token')),
-    bootstrapKey,
+    bootstrapKey.value,
     (err) => logger.warn('recording an API key use failed', { error: (err as Error).message }),
     logAuditSink(logger),
   );
-  const ticketRepository = new TicketRepository(dynamo.doc, tableNames.tickets);
+  const events = new EventLog(dynamo.doc, tableNames.events, config.eventsRetentionDays);
+  const ticketRepository = new TicketRepository(dynamo.doc, tableNames.tickets, events);
   const assistant = buildAssistant({
     config,
     logger,
@@ -107,6 +83,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
   });
   const tickets = new TicketService({
     repository: ticketRepository,
+    events,
     assistant,
     cursors: new CursorCodec(deriveKey(signingSecret, 'list-cursor')),
     userExists: (email) => auth.userExists(email),
@@ -124,9 +101,17 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     lifecycle,
     dynamo,
     assistant,
+    bootstrapKey,
     deps: {
       logger,
       rateLimiters,
+      idempotency: new Idempotency(
+        new IdempotencyStore(dynamo.doc, tableNames.ratelimits, {
+          mac: deriveKey(signingSecret, 'idempotency-mac'),
+          seal: deriveKey(signingSecret, 'idempotency-seal'),
+        }),
+        logger,
+      ),
       auth,
       tickets,
       reports: {
@@ -149,7 +134,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
       await assistant.stop();
       await rateLimiters.settled();
       dynamo.client.destroy();
-      await engine?.close();
+      await database.close();
     },
   };
 }

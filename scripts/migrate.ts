@@ -12,11 +12,11 @@ import { constants, copyFileSync, readFileSync, renameSync, writeFileSync } from
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../api/config.js';
+import { type DataDirLock, lockDataDir } from '../api/data-dir.js';
 import { createDynamoClients, type DynamoClients } from '../api/db/client.js';
-import { type LocalEngine, startLocalEngine } from '../api/db/local-engine.js';
+import { type LocalEngine, localDataPath, startLocalEngine } from '../api/db/local-engine.js';
 import { ensureTables } from '../api/db/schema.js';
 import { TicketImportRepository } from '../api/tickets/import-repository.js';
-import { TicketRepository } from '../api/tickets/repository.js';
 import { type MigrationResult, migrateRecords } from './legacy/migrator.js';
 import { type NormalisedRecord, normaliseRecord } from './legacy/normalise.js';
 import { Progress } from './legacy/progress.js';
@@ -25,7 +25,7 @@ const USAGE = `Usage: npm run migrate -- --file <path> [options]
 
 Imports the legacy Freeda JSON store (an object keyed by ticket id, or a list of tickets) into the
 tickets table. The target comes from the same settings as the service:
-  DYNAMODB_ENDPOINT set     that endpoint (dynalite, DynamoDB Local)
+  DYNAMODB_ENDPOINT set     that endpoint (DynamoDB Local, a container...)
   NODE_ENV=production       AWS (AWS_REGION and the default credential chain)
   neither                   the embedded engine's data under DATA_DIR (stop \`npm start\` first)
   TICKETS_TABLE             the table name (default freeda-tickets)
@@ -207,23 +207,24 @@ async function main(argv: string[], report: Report, signal: AbortSignal): Promis
   }
 
   let engine: LocalEngine | undefined;
+  let lock: DataDirLock | undefined;
   let dynamo: DynamoClients | undefined;
   try {
     let endpoint = config.dynamo.endpoint;
     if (config.dynamo.mode === 'embedded') {
-      const path = join(config.dataDir, 'dynamodb');
+      const path = localDataPath(config.dataDir);
       try {
+        // DynamoDB Local's data file has one owner at a time: not while `npm start` runs on it.
+        lock = lockDataDir(config.dataDir);
         engine = await startLocalEngine({ path });
       } catch (err) {
-        throw new Fatal(
-          `cannot open the embedded engine in ${path} (is \`npm start\` running?): ${(err as Error).message}`,
-        );
+        throw new Fatal(`cannot open DynamoDB Local in ${path}: ${(err as Error).message}`);
       }
       endpoint = engine.endpoint;
     }
     report.target = {
       mode: config.dynamo.mode,
-      ...(config.dynamo.mode === 'embedded' && { endpoint: join(config.dataDir, 'dynamodb') }),
+      ...(config.dynamo.mode === 'embedded' && { endpoint: localDataPath(config.dataDir) }),
       ...(config.dynamo.mode === 'endpoint' && { endpoint }),
       ...(config.awsRegion && { region: config.awsRegion }),
       table,
@@ -260,7 +261,6 @@ async function main(argv: string[], report: Report, signal: AbortSignal): Promis
     progress.update('migrating', 0, records.length);
     const result = await migrateRecords(records, {
       imports,
-      tickets: new TicketRepository(dynamo.doc, table),
       concurrency,
       signal,
       onProgress: (phase, done, total) => progress.update(phase === 'write' ? 'migrating' : 'verifying', done, total),
@@ -311,6 +311,7 @@ async function main(argv: string[], report: Report, signal: AbortSignal): Promis
   } finally {
     dynamo?.client.destroy();
     await engine?.close();
+    lock?.release();
   }
 }
 

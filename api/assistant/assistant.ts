@@ -2,6 +2,7 @@
  * The assistant as the ticket use cases see it (TicketAssistant), plus its health and lifecycle.
  * Without a Mistral key it still answers with smart replies and the acknowledgement, and analyses nothing.
  */
+import type { Write } from '../db/transaction.js';
 import { AppError } from '../errors.js';
 import type { ComponentHealth } from '../http/health-router.js';
 import type { Logger } from '../logger.js';
@@ -14,8 +15,11 @@ import { ASSISTANT_AUTHOR } from './persona.js';
 import type { Replier } from './replies.js';
 import type { AnalysisWorker } from './worker.js';
 
-/** Retry-After of a suggestion asked while no model is configured: a setting, not an outage. */
-const NOT_CONFIGURED_RETRY_SECONDS = 3600;
+/**
+ * Mistral calls failing one after the other that make the assistant degraded in /health, before the circuit
+ * breaker has seen enough calls to open (at a few calls a minute that could take a long while).
+ */
+export const DEGRADED_AFTER_FAILURES = 3;
 
 export interface AssistantParts {
   replier: Replier;
@@ -49,9 +53,8 @@ export class Assistant implements TicketAssistant {
     return this.parts.model?.worker;
   }
 
-  async requestAnalysis(ticketId: string): Promise<void> {
-    const now = (this.parts.clock?.() ?? new Date()).toISOString();
-    await this.parts.model?.jobs.request(ticketId, now);
+  analysisRequest(ticketId: string, now: string): Write | undefined {
+    return this.parts.model?.jobs.requestWrite(ticketId, now);
   }
 
   analyseSoon(ticketId: string): void {
@@ -74,12 +77,12 @@ export class Assistant implements TicketAssistant {
   async suggestReply(conversation: Message[]): Promise<string> {
     const model = this.parts.model;
     if (!model) {
+      // A setting, not an outage: retrying will not help, so a 409 without Retry-After, and no error log.
+      this.parts.logger.info('reply suggestion refused: no model is configured (MISTRAL_API_KEY is not set)');
       throw new AppError(
-        503,
-        'assistant_unavailable',
-        'The assistant is not configured on this service (smart replies only)',
-        undefined,
-        NOT_CONFIGURED_RETRY_SECONDS,
+        409,
+        'assistant_not_configured',
+        'The assistant is not configured on this service (smart replies only): no reply can be suggested',
       );
     }
     try {
@@ -108,11 +111,19 @@ export class Assistant implements TicketAssistant {
         };
       case 'half_open':
         return { status: 'degraded', detail: 'circuit half-open: probing Mistral' };
-      default:
+      default: {
+        const failures = model.gateway.consecutiveFailures();
+        if (failures >= DEGRADED_AFTER_FAILURES) {
+          return {
+            status: 'degraded',
+            detail: `the last ${failures} Mistral calls failed; customers get the acknowledgement, analysis waits in its queue`,
+          };
+        }
         return {
           status: 'ok',
           detail: `model ${model.gateway.model}; knowledge base ${model.knowledge.state} (${model.knowledge.size} entries)`,
         };
+      }
     }
   }
 

@@ -2,7 +2,7 @@
  * The durable queue of pending analysis: one job item per ticket in the ticket's partition
  * (`sk = JOB#analysis`), found through the sparse jobs index (`job_queue`, `due_at`).
  *
- * - request: upsert, `generation + 1`; a job already waiting keeps its `due_at` (its backoff or its lease).
+ * - request: upsert (a write of the message's own transaction), `generation + 1`; a job already waiting keeps its `due_at` (its backoff or its lease).
  * - claim: conditional on `due_at <= now`, pushes `due_at` to the end of a lease and sets a claim token, so
  *   one task works on a job at a time; a task that dies leaves the job due again when its lease ends.
  * - complete: deletes the job only if nobody requested it again meanwhile (same generation) and the claim
@@ -17,6 +17,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ANALYSIS_JOB_QUEUE, ANALYSIS_JOB_SK, ANALYSIS_JOBS_INDEX } from '../db/tables.js';
+import type { Write } from '../db/transaction.js';
 
 export interface AnalysisJob {
   ticket_id: string;
@@ -50,17 +51,25 @@ export class AnalysisJobRepository {
     return { ticket_id: ticketId, sk: ANALYSIS_JOB_SK };
   }
 
-  async request(ticketId: string, now: string): Promise<void> {
-    await this.doc.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: this.key(ticketId),
-        UpdateExpression:
-          'SET #q = :q, #due = if_not_exists(#due, :now), requested_at = :now ADD generation :one REMOVE #state, failed_at',
-        ExpressionAttributeNames: { '#q': ANALYSIS_JOBS_INDEX.partitionAttribute, '#due': 'due_at', '#state': 'state' },
-        ExpressionAttributeValues: { ':q': ANALYSIS_JOB_QUEUE, ':now': now, ':one': 1 },
-      }),
-    );
+  /** The request of an analysis, as a write of the transaction that stores the customer's message. */
+  requestWrite(ticketId: string, now: string): Write {
+    return {
+      label: 'analysis-job',
+      item: {
+        Update: {
+          TableName: this.table,
+          Key: this.key(ticketId),
+          UpdateExpression:
+            'SET #q = :q, #due = if_not_exists(#due, :now), requested_at = :now ADD generation :one REMOVE #state, failed_at',
+          ExpressionAttributeNames: {
+            '#q': ANALYSIS_JOBS_INDEX.partitionAttribute,
+            '#due': 'due_at',
+            '#state': 'state',
+          },
+          ExpressionAttributeValues: { ':q': ANALYSIS_JOB_QUEUE, ':now': now, ':one': 1 },
+        },
+      },
+    };
   }
 
   async get(ticketId: string): Promise<AnalysisJob | undefined> {

@@ -106,6 +106,7 @@ export class MistralGateway {
   private readonly limiter: Limiter;
   private readonly stopping = new AbortController();
   private openedAt = 0;
+  private failuresInARow = 0;
 
   constructor(
     private readonly options: MistralOptions,
@@ -131,6 +132,21 @@ export class MistralGateway {
     });
     this.breaker.on('halfOpen', () => this.logger.info('assistant circuit half-open: one probe call allowed'));
     this.breaker.on('close', () => this.logger.info('assistant circuit closed: Mistral answers again'));
+    // Failures as the breaker counts them (a caller's error is not Mistral failing); any answer resets the run.
+    this.breaker.on('failure', () => {
+      this.failuresInARow++;
+    });
+    this.breaker.on('success', () => {
+      this.failuresInARow = 0;
+    });
+  }
+
+  /**
+   * Mistral calls that failed one after the other, up to now. The breaker opens only once enough calls were
+   * made in its window; this tells at once that every recent call failed.
+   */
+  consecutiveFailures(): number {
+    return this.failuresInARow;
   }
 
   /** The SDK client, once its module is loaded (the wait does not count toward a call's deadline). */

@@ -12,12 +12,13 @@
  * worker does not poll at all. `stop()` ends the loop, aborts the calls in flight and gives their jobs back.
  */
 import { randomUUID } from 'node:crypto';
+import { newEvent, type TicketEvent } from '../events/model.js';
 import type { Logger } from '../logger.js';
-import type { TicketRepository } from '../tickets/repository.js';
-import { conversation } from '../tickets/views.js';
+import { type TicketRepository, WriteConflict } from '../tickets/repository.js';
+import { messageView } from '../tickets/views.js';
 import type { ChurnAlerts } from './alerts.js';
 import type { Analyzer } from './analysis.js';
-import { lastCustomerMessage } from './conversation.js';
+import { ANALYSIS_HISTORY, lastCustomerMessage } from './conversation.js';
 import type { AnalysisJob, AnalysisJobRepository } from './job-repository.js';
 import { AssistantUnavailable, InvalidModelOutput, type MistralGateway } from './mistral.js';
 
@@ -35,6 +36,12 @@ export interface WorkerOptions {
   /** Invalid answers in a row before the job is recorded as failed. */
   maxInvalidAnswers?: number;
 }
+
+/**
+ * Messages read back for an analysis: the recent end of the conversation only, with room for internal notes
+ * (which the analysis leaves out) around the ANALYSIS_HISTORY messages it uses.
+ */
+const ANALYSIS_WINDOW = ANALYSIS_HISTORY * 3;
 
 /** A job whose ticket is not (yet) there: its ticket may still be being written, or was deleted. */
 const MISSING_TICKET_GRACE_MS = 60_000;
@@ -148,8 +155,8 @@ export class AnalysisWorker {
   private async process(job: AnalysisJob): Promise<void> {
     const { jobs, tickets, analyzer, alerts } = this.deps;
     try {
-      const record = await tickets.getWithMessages(job.ticket_id);
-      if (!record) {
+      const ticket = await tickets.getTicket(job.ticket_id);
+      if (!ticket) {
         if (this.now().getTime() - Date.parse(job.requested_at) > MISSING_TICKET_GRACE_MS) {
           await jobs.remove(job.ticket_id);
         } else {
@@ -157,16 +164,35 @@ export class AnalysisWorker {
         }
         return;
       }
-      const messages = conversation(record);
+      const messages = (await tickets.recentMessages(job.ticket_id, ANALYSIS_WINDOW)).map(messageView);
       if (!lastCustomerMessage(messages)) {
         await this.finish(job);
         return;
       }
       const analytics = await analyzer.analyse(messages, this.aborts.signal);
       const basis = messages[messages.length - 1]?.created_at;
-      const stored = await tickets.setAnalytics(job.ticket_id, analytics, basis);
-      if (stored && analytics.alert && !record.ticket.analytics?.alert) {
-        await alerts.raise({ ticket_id: job.ticket_id, channel: record.ticket.channel, analytics });
+      const at = analytics.analyzed_at;
+      // The analysis and, when the ticket crosses the churn threshold, its alert: one transaction.
+      const alert = Boolean(analytics.alert && !ticket.analytics?.alert);
+      const events: TicketEvent[] = [newEvent('ticket.analyzed', job.ticket_id, 'assistant', at, { analytics })];
+      if (alert) {
+        events.push(
+          newEvent('churn.alert', job.ticket_id, 'assistant', at, {
+            churn_risk: analytics.churn_risk,
+            category: analytics.category,
+            alert: analytics.alert,
+          }),
+        );
+      }
+      let stored = true;
+      try {
+        await tickets.commit('analysis', tickets.setAnalytics(job.ticket_id, analytics, basis, events));
+      } catch (err) {
+        if (!(err instanceof WriteConflict)) throw err;
+        stored = false;
+      }
+      if (stored && alert) {
+        await alerts.raise({ ticket_id: job.ticket_id, channel: ticket.channel, analytics });
       }
       this.deps.logger.info('ticket analysed', {
         ticket_id: job.ticket_id,

@@ -7,11 +7,17 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 export interface DynamoClientOptions {
-  /** Explicit endpoint (local engine, dynalite in tests); absent on AWS. */
+  /** Explicit endpoint (DynamoDB Local on a laptop and in tests); absent on AWS. */
   endpoint?: string;
   region?: string;
   /** Deadline of one attempt; with retries a call gives up after about maxAttempts times this. */
   timeoutMs: number;
+  /**
+   * Deadline to open a connection; default the smaller of `timeoutMs` and 1 s (a healthy endpoint accepts in
+   * milliseconds). Test and operator tools on a loaded machine, whose event loop can lag by more than that,
+   * pass a longer one so that a busy machine is not mistaken for an unreachable endpoint.
+   */
+  connectTimeoutMs?: number;
   maxAttempts?: number;
 }
 
@@ -24,6 +30,7 @@ export function createDynamoClients({
   endpoint,
   region,
   timeoutMs,
+  connectTimeoutMs = Math.min(timeoutMs, 1000),
   maxAttempts = 3,
 }: DynamoClientOptions): DynamoClients {
   const client = new DynamoDBClient({
@@ -36,7 +43,7 @@ export function createDynamoClients({
     maxAttempts,
     retryMode: 'standard',
     requestHandler: {
-      connectionTimeout: Math.min(timeoutMs, 1000),
+      connectionTimeout: connectTimeoutMs,
       requestTimeout: timeoutMs,
       throwOnRequestTimeout: true,
     },

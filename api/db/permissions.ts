@@ -1,6 +1,8 @@
 /**
  * The DynamoDB actions the service performs on its tables and their indexes. The task role in the Pulumi
  * program grants exactly these; a repository that starts using another action must add it here.
+ * TransactWriteItems needs no action of its own: each of its items is allowed by its Put, Update, Delete or
+ * ConditionCheck action.
  */
 export const SERVICE_DYNAMODB_ACTIONS = [
   'dynamodb:DescribeTable', // readiness check
@@ -9,5 +11,6 @@ export const SERVICE_DYNAMODB_ACTIONS = [
   'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
   'dynamodb:Query',
-  'dynamodb:BatchWriteItem', // deleting a ticket with its messages
+  'dynamodb:ConditionCheckItem', // transactions that check the ticket without writing it (internal notes)
+  'dynamodb:BatchWriteItem', // purging a deleted ticket's messages
 ] as const;

@@ -3,7 +3,9 @@ import {
   CreateTableCommand,
   DescribeTableCommand,
   type DynamoDBClient,
+  ResourceInUseException,
   ResourceNotFoundException,
+  UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { createTableInput, TABLES, type TableDefinition } from './tables.js';
 
@@ -36,7 +38,13 @@ export async function missingTables(client: DynamoDBClient, names: TableNames): 
 export async function ensureTables(client: DynamoDBClient, names: TableNames): Promise<string[]> {
   const missing = new Set(await missingTables(client, names));
   for (const [def, name] of tableEntries(names)) {
-    if (missing.has(name)) await client.send(new CreateTableCommand(createTableInput(def, name)));
+    if (!missing.has(name)) continue;
+    try {
+      await client.send(new CreateTableCommand(createTableInput(def, name)));
+    } catch (err) {
+      // The SDK retried a creation whose answer came too late: the table exists (or is being created).
+      if (!(err instanceof ResourceInUseException)) throw err;
+    }
   }
   for (const name of missing) {
     for (let i = 0; ; i++) {
@@ -45,6 +53,21 @@ export async function ensureTables(client: DynamoDBClient, names: TableNames): P
       if (i > 100) throw new Error(`table ${name} did not become ACTIVE`);
       await new Promise((r) => setTimeout(r, 100));
     }
+  }
+  // Expiry as on AWS (where the Pulumi program enables it from the same definition).
+  for (const [def, name] of tableEntries(names)) {
+    if (!missing.has(name) || !def.ttlAttribute) continue;
+    await client
+      .send(
+        new UpdateTimeToLiveCommand({
+          TableName: name,
+          TimeToLiveSpecification: { AttributeName: def.ttlAttribute, Enabled: true },
+        }),
+      )
+      .catch((err: Error) => {
+        // A retry of a call whose answer came late: expiry is on already.
+        if (!/already enabled/i.test(err.message)) throw err;
+      });
   }
   return [...missing];
 }

@@ -33,6 +33,12 @@ export interface TableDefinition {
 
 /** Sort key of the ticket item; message items use `MSG#<created_at>#<message_id>`. */
 export const TICKET_SK = 'TICKET';
+/**
+ * The ticket's activity item: when the customer last wrote. Kept apart from the ticket item, which every list
+ * index projects whole (a customer's message then rewrites one small item, not eight index entries), and
+ * shared by the transactions of customer messages and closes, which it orders.
+ */
+export const ACTIVITY_SK = 'ACTIVITY';
 export const MESSAGE_SK_PREFIX = 'MSG#';
 
 /** Filters of the ticket list, in the order their values are joined in composite index keys. */
@@ -164,8 +170,14 @@ export const principalsTable: TableDefinition = {
 };
 
 /**
- * Rate-limit counters shared by every task: one item per client key and fixed window, incremented
- * atomically, deleted by TTL once the window is over.
+ * Short-lived records of the requests themselves, shared by every task and deleted by TTL, read by primary
+ * key only. Two key spaces:
+ * - rate-limit counters: one item per limiter, client key and fixed window (`<limiter>:<client>:<window>`),
+ *   incremented atomically;
+ * - idempotency records (`idem#<MAC of caller and key>`): the first response to a request sent with an
+ *   `Idempotency-Key`, kept for replay (api/db/idempotency-store.ts).
+ * They share a table because they share its whole profile: small items written and read once per request,
+ * per-client keys, expiry within a day through the same TTL attribute, no index, never listed.
  */
 export const rateLimitsTable: TableDefinition = {
   suffix: 'ratelimits',
@@ -176,7 +188,39 @@ export const rateLimitsTable: TableDefinition = {
   ttlAttribute: 'expires_at',
 };
 
-export const TABLES: TableDefinition[] = [ticketsTable, principalsTable, rateLimitsTable];
+/** Prefix of the idempotency records' keys in the rate-limits table (limiter names never contain `#`). */
+export const IDEMPOTENCY_KEY_PREFIX = 'idem#';
+
+/**
+ * The event log (DESIGN 3b): one item per change, written in the change's own transaction. A ticket's history
+ * is the Query of its partition (`ticket_id`, then `event_id` in time order); the feed index keys every event
+ * by its day (`feed_bucket`, `YYYY-MM-DD`) and its id, so "every event after X" is one Query per day. Items
+ * expire after EVENTS_RETENTION_DAYS through TTL.
+ */
+export const EVENTS_FEED_INDEX = {
+  name: 'feed-index',
+  partitionAttribute: 'feed_bucket',
+  sortAttribute: 'event_id',
+} as const;
+
+export const eventsTable: TableDefinition = {
+  suffix: 'events',
+  envVar: 'EVENTS_TABLE',
+  defaultName: 'freeda-events',
+  partitionKey: { name: 'ticket_id', type: 'S' },
+  sortKey: { name: 'event_id', type: 'S' },
+  indexes: [
+    {
+      name: EVENTS_FEED_INDEX.name,
+      partitionKey: { name: EVENTS_FEED_INDEX.partitionAttribute, type: 'S' },
+      sortKey: { name: EVENTS_FEED_INDEX.sortAttribute, type: 'S' },
+      projection: 'ALL',
+    },
+  ],
+  ttlAttribute: 'expires_at',
+};
+
+export const TABLES: TableDefinition[] = [ticketsTable, principalsTable, rateLimitsTable, eventsTable];
 
 /** Every attribute used in a key of the table or of one of its indexes, with its type. */
 export function keyAttributes(def: TableDefinition): KeyAttribute[] {

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { Role } from '../auth/principal.js';
 import type { AuthService } from '../auth/service.js';
 import { Email, NonBlank, Timestamp } from '../tickets/model.js';
+import type { Idempotency } from './idempotency.js';
 import type { RateLimiters } from './rate-limits.js';
 import { ApiRouter } from './route.js';
 
@@ -113,6 +114,7 @@ export function authRouter(
   auth: AuthService,
   limits: RateLimiters,
   options: { secureCookies: boolean },
+  idempotency?: Idempotency,
 ) {
   const tags: ['auth'] = ['auth'];
   /** Before the limiters: a device that logged in to this account before is counted on its own. */
@@ -121,7 +123,7 @@ export function authRouter(
     res.locals.loginDevice = auth.devices.deviceOf(presentedDevice(req), email);
     next();
   };
-  return new ApiRouter(registry, auth)
+  return new ApiRouter(registry, auth, idempotency)
     .add(
       {
         method: 'post',
@@ -318,6 +320,7 @@ export function authRouter(
         tags,
         access: 'admin',
         body: NewUser,
+        idempotent: true,
         success: { status: 201, description: 'Created', schema: UserAccount },
         errors: { 409: 'A user with this e-mail exists' },
       },
@@ -334,6 +337,7 @@ export function authRouter(
         tags,
         access: 'admin',
         body: NewApiKey,
+        idempotent: true,
         success: { status: 201, description: 'Created', schema: ApiKeyCreated },
         errors: { 409: 'Key id collision (vanishingly rare); retry' },
       },

@@ -4,6 +4,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { isTransient } from '../db/errors.js';
 import { AppError } from '../errors.js';
 import { currentRequestId, type Logger, scopedLogger } from '../logger.js';
 
@@ -34,28 +35,6 @@ function expressClientError(err: unknown): AppError | undefined {
     return new AppError(400, 'malformed_body', 'The request body could not be decoded as its Content-Encoding says');
   }
   return new AppError(status, 'invalid_request', STATUS_CODES[status] ?? 'Invalid request');
-}
-
-/** DynamoDB (or network) conditions that a later retry may get past: the service is unavailable, not broken. */
-const TRANSIENT_NAMES = new Set([
-  'TimeoutError',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'InternalServerError',
-  'ServiceUnavailable',
-  'ResourceNotFoundException', // a missing table: the deployment is not ready
-]);
-const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
-
-export function isTransient(err: unknown): boolean {
-  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } } | undefined;
-  if (!e) return false;
-  return (
-    TRANSIENT_NAMES.has(e.name ?? '') || TRANSIENT_CODES.has(e.code ?? '') || (e.$metadata?.httpStatusCode ?? 0) >= 500
-  );
 }
 
 export function toAppError(err: unknown): AppError {

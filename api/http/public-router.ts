@@ -2,8 +2,17 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import type { AuthService } from '../auth/service.js';
-import { CreatePublicTicket, NewCustomerMessage, PublicMessage, PublicTicket, TicketId } from '../tickets/model.js';
+import {
+  CreatePublicTicket,
+  NewCustomerMessage,
+  PageQuery,
+  PublicMessage,
+  PublicMessagePage,
+  PublicTicket,
+  TicketId,
+} from '../tickets/model.js';
 import type { TicketService } from '../tickets/service.js';
+import type { Idempotency } from './idempotency.js';
 import type { RateLimiters } from './rate-limits.js';
 import { ApiRouter } from './route.js';
 
@@ -25,10 +34,11 @@ export function publicRouter(
   auth: AuthService,
   tickets: TicketService,
   limits: RateLimiters,
+  idempotency?: Idempotency,
 ) {
   const tags: ['public'] = ['public'];
   const NOT_OPENED = 'No such ticket, or the token does not open it';
-  return new ApiRouter(registry, auth)
+  return new ApiRouter(registry, auth, idempotency)
     .add(
       {
         method: 'post',
@@ -41,6 +51,7 @@ export function publicRouter(
         tags,
         access: 'none',
         limits: [limits.ticketCreation],
+        idempotent: true,
         body: CreatePublicTicket,
         success: { status: 201, description: 'Ticket opened', schema: Created, headers: ['Location'] },
       },
@@ -54,7 +65,7 @@ export function publicRouter(
         method: 'get',
         path: '/v1/public/tickets/{ticket_id}',
         operationId: 'getPublicTicket',
-        summary: 'Read my ticket and its conversation',
+        summary: 'Read my ticket with the first page of its conversation (oldest first)',
         tags,
         access: 'ticket_token',
         params: TicketParams,
@@ -63,6 +74,23 @@ export function publicRouter(
       },
       async ({ params, bearer, res }) => {
         res.json(await tickets.getPublic(params.ticket_id, bearer));
+      },
+    )
+    .add(
+      {
+        method: 'get',
+        path: '/v1/public/tickets/{ticket_id}/messages',
+        operationId: 'listPublicTicketMessages',
+        summary: 'Read my conversation a page at a time, oldest first',
+        tags,
+        access: 'ticket_token',
+        params: TicketParams,
+        query: PageQuery,
+        success: { status: 200, description: 'A page of messages, internal notes left out', schema: PublicMessagePage },
+        errors: { 404: NOT_OPENED },
+      },
+      async ({ params, bearer, query, res }) => {
+        res.json(await tickets.publicMessages(params.ticket_id, bearer, query));
       },
     )
     .add(
@@ -76,6 +104,7 @@ export function publicRouter(
         access: 'ticket_token',
         params: TicketParams,
         limits: [limits.customerMessages],
+        idempotent: true,
         body: NewCustomerMessage,
         success: {
           status: 201,

@@ -34,7 +34,7 @@ export const ErrorBody = z
 export const ERROR_STATUSES = [400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 429, 503] as const;
 export type ErrorStatus = (typeof ERROR_STATUSES)[number];
 
-const ERROR_TEXT: Record<ErrorStatus, string> = {
+export const ERROR_TEXT: Record<ErrorStatus, string> = {
   400: 'Invalid request: malformed JSON, or a field, parameter or header that breaks a rule (see details)',
   401: 'Missing, invalid or expired credential',
   403: 'The role of the credential does not allow this action',
@@ -99,6 +99,12 @@ export const RESPONSE_HEADERS = {
     required: true,
     schema: { type: 'string', pattern: '^device_token=' },
   },
+  'Idempotent-Replayed': {
+    description:
+      'Present (`true`) when this is the stored response to an earlier request with the same Idempotency-Key',
+    required: false,
+    schema: { type: 'string', enum: ['true'] },
+  },
   'Content-Disposition': {
     description: 'attachment, with a file name',
     required: true,
@@ -141,7 +147,12 @@ export interface SuccessSpec {
 
 const LIMITER_HEADERS: ResponseHeader[] = ['RateLimit', 'RateLimit-Policy'];
 
-export function successResponse(spec: SuccessSpec, rateLimited: boolean): ResponseConfig {
+/** `optional`: headers this route may add to the response beyond the rate limiter's. */
+export function successResponse(
+  spec: SuccessSpec,
+  rateLimited: boolean,
+  optional: ResponseHeader[] = [],
+): ResponseConfig {
   const content = spec.mediaType
     ? { [spec.mediaType]: { schema: z.string() } }
     : spec.schema
@@ -149,19 +160,24 @@ export function successResponse(spec: SuccessSpec, rateLimited: boolean): Respon
       : undefined;
   return {
     description: spec.description,
-    headers: headersObject(spec.headers ?? [], rateLimited ? LIMITER_HEADERS : []),
+    headers: headersObject(spec.headers ?? [], [...(rateLimited ? LIMITER_HEADERS : []), ...optional]),
     ...(content && { content }),
   };
 }
 
-export function errorResponse(status: ErrorStatus, rateLimited: boolean, description?: string): ResponseConfig {
+export function errorResponse(
+  status: ErrorStatus,
+  rateLimited: boolean,
+  description?: string,
+  optional: ResponseHeader[] = [],
+): ResponseConfig {
   const required: ResponseHeader[] = [];
   if (status === 401) required.push('WWW-Authenticate');
   if (status === 429 || status === 503) required.push('Retry-After');
   if (status === 429) required.push(...LIMITER_HEADERS);
   return {
     description: description ?? ERROR_TEXT[status],
-    headers: headersObject(required, rateLimited ? LIMITER_HEADERS : []),
+    headers: headersObject(required, [...(rateLimited ? LIMITER_HEADERS : []), ...optional]),
     content: { 'application/json': { schema: ErrorBody } },
   };
 }

@@ -3,7 +3,8 @@
  * body with zod, enforces the access rule, and documents the operation in the OpenAPI registry with every
  * status and header it can send. The statuses that follow from the declaration are added here, so they cannot
  * be forgotten: a body brings 400/413/415, a credential 401 (and 403 above the agent role), a rate limiter
- * 429, any DynamoDB access 503; `errors` adds what the handler itself raises (404, 409, 412...).
+ * 429, any DynamoDB access 503, an `Idempotency-Key` 409 and 422; `errors` adds what the handler itself raises
+ * (404, 409, 412...).
  */
 import type { OpenAPIRegistry, ResponseConfig, RouteConfig } from '@asteasolutions/zod-to-openapi';
 import express, { type Request, type RequestHandler, type Response, Router } from 'express';
@@ -11,8 +12,16 @@ import type { z } from 'zod';
 import { hasRole, type Principal, type Role } from '../auth/principal.js';
 import type { AuthService } from '../auth/service.js';
 import { AppError, badRequest, type ErrorDetail, forbidden, unauthorized } from '../errors.js';
+import { type Caller, callers, type Idempotency, idempotencyDocs } from './idempotency.js';
 import type { Tag } from './openapi.js';
-import { type ErrorStatus, errorResponse, type SuccessSpec, successResponse } from './responses.js';
+import {
+  ERROR_TEXT,
+  type ErrorStatus,
+  errorResponse,
+  type ResponseHeader,
+  type SuccessSpec,
+  successResponse,
+} from './responses.js';
 
 /** `none`: anyone; `ticket_token`: the customer's ticket access token; a role: that role or above. */
 export type Access = 'none' | 'ticket_token' | Role;
@@ -39,6 +48,12 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   headers?: AnyObject;
   /** Rate limiters, run before authentication and validation (a refused request still counts). */
   limits?: RequestHandler[];
+  /**
+   * Accepts an `Idempotency-Key` (creation routes). The caller it is kept for follows the access rule:
+   * principal, ticket token or client address. Public routes check it before their rate limits, so a
+   * replay costs no quota.
+   */
+  idempotent?: true;
   /** The answer when all goes well. */
   success: SuccessSpec;
   /** Error statuses the handler raises beyond those the declaration implies, with an optional description. */
@@ -105,6 +120,12 @@ function errorStatuses<P extends AnyObject, Q extends AnyObject, B extends z.Zod
   if (!spec.standalone) add(503);
   for (const [s, text] of Object.entries(spec.errors ?? {}))
     add(Number(s) as ErrorStatus, text === true ? undefined : text);
+  if (spec.idempotent) {
+    const conflict = statuses.has(409) ? (statuses.get(409) ?? ERROR_TEXT[409]) : undefined;
+    const running = idempotencyDocs.running;
+    statuses.set(409, conflict ? `${conflict}; or ${running[0]?.toLowerCase()}${running.slice(1)}` : running);
+    add(422, idempotencyDocs.reused);
+  }
   return new Map([...statuses].sort(([a], [b]) => a - b));
 }
 
@@ -115,6 +136,7 @@ export class ApiRouter {
   constructor(
     private readonly registry: OpenAPIRegistry,
     private readonly auth?: AuthService,
+    private readonly idempotency?: Idempotency,
   ) {}
 
   add<P extends AnyObject, Q extends AnyObject, B extends z.ZodType>(
@@ -122,23 +144,24 @@ export class ApiRouter {
     handler: (input: RouteInput<P, Q, B>) => Promise<void> | void,
   ): this {
     this.document(spec);
-    const auth = this.auth;
-    if (spec.access !== 'none' && !auth)
+    if (spec.access !== 'none' && !this.auth)
       throw new Error(`${spec.operationId}: a credential check needs the AuthService`);
 
     const expressPath = spec.path.replace(/\{(\w+)\}/g, ':$1');
-    const before = [...(spec.body ? [jsonBody] : []), ...(spec.limits ?? [])];
+    const publicRoute = spec.access === 'none' || spec.access === 'ticket_token';
+    const idempotency = (caller: Caller) =>
+      spec.idempotent && this.idempotency ? [this.idempotency.middleware(caller)] : [];
+    // The body is parsed first: the idempotency check compares it with the first request's.
+    const before = [
+      ...(spec.body ? [jsonBody] : []),
+      ...(publicRoute ? idempotency(spec.access === 'none' ? callers.client : callers.ticketToken) : []),
+      ...(spec.limits ?? []),
+      this.authenticator(spec.access),
+      ...(publicRoute ? [] : idempotency(callers.principal)),
+    ];
     this.router[spec.method](expressPath, ...before, async (req, res) => {
       const bearer = bearerOf(req);
-      let principal: Principal | undefined;
-      if (spec.access === 'ticket_token') {
-        if (!bearer) throw unauthorized('This ticket needs its access token as a Bearer credential');
-      } else if (spec.access !== 'none' && auth) {
-        if (!bearer) throw unauthorized();
-        principal = await auth.authenticate(bearer);
-        if (!principal) throw unauthorized('The credential is invalid or expired');
-        if (!hasRole(principal, spec.access)) throw forbidden();
-      }
+      const principal = res.locals.principal as Principal | undefined;
 
       const params = spec.params ? spec.params.safeParse(req.params) : undefined;
       if (params && !params.success) throw validationError('params', params.error);
@@ -166,6 +189,24 @@ export class ApiRouter {
     return this;
   }
 
+  /** Checks the credential the access rule asks for; an agent's or tool's principal goes to `res.locals`. */
+  private authenticator(access: Access): RequestHandler {
+    const auth = this.auth;
+    return async (req, res, next) => {
+      const bearer = bearerOf(req);
+      if (access === 'ticket_token') {
+        if (!bearer) throw unauthorized('This ticket needs its access token as a Bearer credential');
+      } else if (access !== 'none' && auth) {
+        if (!bearer) throw unauthorized();
+        const principal = await auth.authenticate(bearer);
+        if (!principal) throw unauthorized('The credential is invalid or expired');
+        if (!hasRole(principal, access)) throw forbidden();
+        res.locals.principal = principal;
+      }
+      next();
+    };
+  }
+
   private document<P extends AnyObject, Q extends AnyObject, B extends z.ZodType>(spec: RouteSpec<P, Q, B>): void {
     if (!OPERATION_ID.test(spec.operationId)) {
       throw new Error(`operationId ${spec.operationId} is not lowerCamelCase`);
@@ -176,11 +217,13 @@ export class ApiRouter {
     if (taken) throw new Error(`${spec.operationId} (${spec.method} ${spec.path}) is declared twice`);
 
     const limited = (spec.limits?.length ?? 0) > 0;
+    // A replay is marked; an idempotent route's 409 may be a request still running, sent with Retry-After.
     const responses: Record<string, ResponseConfig> = {
-      [spec.success.status]: successResponse(spec.success, limited),
+      [spec.success.status]: successResponse(spec.success, limited, spec.idempotent ? ['Idempotent-Replayed'] : []),
     };
     for (const [status, description] of errorStatuses(spec)) {
-      responses[status] = errorResponse(status, limited, description);
+      const optional: ResponseHeader[] = spec.idempotent && status === 409 ? ['Retry-After'] : [];
+      responses[status] = errorResponse(status, limited, description, optional);
     }
     const roleNote =
       spec.access === 'none' || spec.access === 'ticket_token'
@@ -201,7 +244,9 @@ export class ApiRouter {
       request: {
         ...(spec.params && { params: spec.params as never }),
         ...(spec.query && { query: spec.query as never }),
-        ...(spec.headers && { headers: spec.headers as never }),
+        ...((spec.headers || spec.idempotent) && {
+          headers: (spec.idempotent ? idempotencyDocs.requestHeaders(spec.headers) : spec.headers) as never,
+        }),
         ...(spec.body && { body: { required: true, content: { 'application/json': { schema: spec.body } } } }),
       },
       responses,

@@ -3,11 +3,13 @@ import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import type { AuthService } from '../auth/service.js';
 import { preconditionFailed, preconditionRequired } from '../errors.js';
+import { EventPage } from '../events/model.js';
 import {
-  HistoryEvent,
   ListQuery,
   Message,
+  MessagePage,
   NewAgentMessage,
+  PageQuery,
   Ticket,
   TicketId,
   TicketPage,
@@ -16,6 +18,7 @@ import {
 } from '../tickets/model.js';
 import { ANY_VERSION, type TicketService } from '../tickets/service.js';
 import { etag } from '../tickets/views.js';
+import type { Idempotency } from './idempotency.js';
 import { ApiRouter } from './route.js';
 
 const TicketParams = z.strictObject({ ticket_id: TicketId });
@@ -39,9 +42,14 @@ function expectedVersion(ifMatch: string | undefined): number | typeof ANY_VERSI
   return Number(match[1]);
 }
 
-export function ticketsRouter(registry: OpenAPIRegistry, auth: AuthService, tickets: TicketService) {
+export function ticketsRouter(
+  registry: OpenAPIRegistry,
+  auth: AuthService,
+  tickets: TicketService,
+  idempotency?: Idempotency,
+) {
   const tags: ['tickets'] = ['tickets'];
-  return new ApiRouter(registry, auth)
+  return new ApiRouter(registry, auth, idempotency)
     .add(
       {
         method: 'get',
@@ -65,7 +73,8 @@ export function ticketsRouter(registry: OpenAPIRegistry, auth: AuthService, tick
         method: 'get',
         path: '/v1/tickets/{ticket_id}',
         operationId: 'getTicket',
-        summary: 'Read a ticket with its whole conversation',
+        summary:
+          'Read a ticket with the first page of its conversation (oldest first; the rest through its messages route)',
         tags,
         access: 'agent',
         params: TicketParams,
@@ -109,6 +118,23 @@ export function ticketsRouter(registry: OpenAPIRegistry, auth: AuthService, tick
     )
     .add(
       {
+        method: 'get',
+        path: '/v1/tickets/{ticket_id}/messages',
+        operationId: 'listTicketMessages',
+        summary: 'Read the conversation a page at a time, oldest first, internal notes included',
+        tags,
+        access: 'agent',
+        params: TicketParams,
+        query: PageQuery,
+        success: { status: 200, description: 'A page of messages', schema: MessagePage },
+        errors: { 404: NOT_FOUND },
+      },
+      async ({ params, query, res }) => {
+        res.json(await tickets.messages(params.ticket_id, query));
+      },
+    )
+    .add(
+      {
         method: 'post',
         path: '/v1/tickets/{ticket_id}/messages',
         operationId: 'addTicketMessage',
@@ -118,6 +144,7 @@ export function ticketsRouter(registry: OpenAPIRegistry, auth: AuthService, tick
         access: 'agent',
         params: TicketParams,
         body: NewAgentMessage,
+        idempotent: true,
         success: {
           status: 201,
           description: "Message stored; the ETag is the ticket's version after it",
@@ -146,7 +173,12 @@ export function ticketsRouter(registry: OpenAPIRegistry, auth: AuthService, tick
           description: 'The suggestion',
           schema: z.object({ suggestion: z.string() }).meta({ id: 'ReplySuggestion' }),
         },
-        errors: { 404: NOT_FOUND, 503: 'The assistant is not configured or unavailable (see Retry-After)' },
+        errors: {
+          404: NOT_FOUND,
+          // assistant_not_configured: no model on this service (a setting; retrying will not help).
+          409: 'The assistant is not configured on this service (`assistant_not_configured`)',
+          503: 'The assistant is unavailable (see Retry-After)',
+        },
       },
       async ({ params, res }) => {
         res.json(await tickets.suggestReply(params.ticket_id));
@@ -157,19 +189,16 @@ export function ticketsRouter(registry: OpenAPIRegistry, auth: AuthService, tick
         method: 'get',
         path: '/v1/tickets/{ticket_id}/history',
         operationId: 'getTicketHistory',
-        summary: 'What happened to the ticket, in order',
+        summary: 'What happened to the ticket: its events from the event log, oldest first, a page at a time',
         tags,
         access: 'agent',
         params: TicketParams,
-        success: {
-          status: 200,
-          description: 'Events, oldest first',
-          schema: z.object({ events: z.array(HistoryEvent) }).meta({ id: 'TicketHistory' }),
-        },
+        query: PageQuery,
+        success: { status: 200, description: 'A page of events, oldest first', schema: EventPage },
         errors: { 404: NOT_FOUND },
       },
-      async ({ params, res }) => {
-        res.json({ events: await tickets.history(params.ticket_id) });
+      async ({ params, query, res }) => {
+        res.json(await tickets.history(params.ticket_id, query));
       },
     )
     .add(
@@ -177,15 +206,16 @@ export function ticketsRouter(registry: OpenAPIRegistry, auth: AuthService, tick
         method: 'delete',
         path: '/v1/tickets/{ticket_id}',
         operationId: 'deleteTicket',
-        summary: 'Delete a ticket and its conversation',
+        summary:
+          'Delete a ticket and its conversation (refuses new messages at once; its event log keeps ticket.deleted)',
         tags,
         access: 'admin',
         params: TicketParams,
         success: { status: 204, description: 'Deleted' },
         errors: { 404: NOT_FOUND },
       },
-      async ({ params, res }) => {
-        await tickets.delete(params.ticket_id);
+      async ({ params, principal, res }) => {
+        await tickets.delete(params.ticket_id, principal);
         res.status(204).end();
       },
     ).router;

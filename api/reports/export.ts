@@ -1,10 +1,11 @@
 /**
  * The CSV export of the ticket list: the same filters, the same index Query, read page by page and turned
  * into CSV one page at a time, so memory stays flat whatever the export's size. Response-time columns need
- * the conversation: one Query per ticket (message types and times only), a few in flight at once.
+ * the conversation's types and times: read a page at a time per ticket (never the texts) and folded as they
+ * come, a few tickets at once.
  */
 import { LIST_ALL_VALUE, listIndexFor } from '../db/tables.js';
-import { responseTimes } from '../tickets/metrics.js';
+import { ResponseTimesFold } from '../tickets/metrics.js';
 import type { TicketItem, TicketRepository } from '../tickets/repository.js';
 import { type Cell, csvRow, UTF8_BOM } from './csv.js';
 import type { ExportQuery } from './model.js';
@@ -61,10 +62,12 @@ export class TicketExport {
   }
 
   private async row(ticket: TicketItem): Promise<Cell[]> {
-    const items = await this.repo.messages(ticket.ticket_id, ['type', 'created_at']);
-    // The first customer message of a ticket opened through the API lives in the ticket item.
-    const messages = ticket.initial_message ? [ticket.initial_message, ...items] : items;
-    const times = responseTimes(ticket.created_at, messages);
+    // Folded page by page, in time order: a long conversation is never held whole.
+    const fold = new ResponseTimesFold(ticket.created_at);
+    for await (const page of this.repo.messagePages(ticket.ticket_id, ['type', 'created_at'])) {
+      for (const m of page) fold.add(m);
+    }
+    const times = fold.result();
     const a = ticket.analytics;
     const resolution = ticket.resolution_seconds;
     return [
@@ -77,7 +80,7 @@ export class TicketExport {
       a?.category,
       a?.urgency,
       a?.summary,
-      messages.length,
+      fold.count,
       resolution,
       resolution === undefined ? undefined : (resolution / 3600).toFixed(2),
       times.first_response_seconds,

@@ -9,9 +9,9 @@ import {
   type DescribeTableCommandOutput,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { batchWriteAll } from '../db/batch.js';
-import { type TableDefinition, TICKET_SK, ticketsTable } from '../db/tables.js';
+import { MESSAGE_SK_PREFIX, type TableDefinition, TICKET_SK, ticketsTable } from '../db/tables.js';
 import type { MessageItem, TicketItem } from './repository.js';
 
 export const MAX_BATCH_GET = 100;
@@ -105,5 +105,31 @@ export class TicketImportRepository {
       if (isConditionFailure(err)) return false;
       throw err;
     }
+  }
+
+  /**
+   * A ticket item with every message item, to verify an import item by item. Only the operator's import reads
+   * whole conversations (legacy tickets are small); the service never does.
+   */
+  async readBack(ticketId: string): Promise<{ ticket: TicketItem; messages: MessageItem[] } | undefined> {
+    const items: Record<string, unknown>[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'ticket_id = :id',
+          ExpressionAttributeValues: { ':id': ticketId },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      items.push(...(out.Items ?? []));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    const ticket = items.find((i) => i.sk === TICKET_SK) as TicketItem | undefined;
+    if (!ticket) return undefined;
+    const messages = items.filter((i) => String(i.sk).startsWith(MESSAGE_SK_PREFIX)) as unknown as MessageItem[];
+    return { ticket, messages };
   }
 }

@@ -22,12 +22,69 @@ export const secondsBetween = (from: string, to: string) =>
 
 const byTime = (a: TimedMessage, b: TimedMessage) => a.created_at.localeCompare(b.created_at);
 
+/**
+ * The response-time figures of a conversation read in time order, one message at a time: what the CSV export
+ * folds page by page, so no conversation is ever held whole. `responseTimes` is the same fold over an array.
+ */
+export class ResponseTimesFold {
+  private waits: number[] = [];
+  private waitingSince: string | undefined;
+  private firstCustomer: string | undefined;
+  private from: string;
+  private replyBeforeCustomer: string | undefined;
+  private firstReply: string | undefined;
+  /** Messages folded so far. */
+  count = 0;
+
+  constructor(private readonly createdAt: string) {
+    this.from = createdAt;
+  }
+
+  /** The next message; messages must come in time order. */
+  add(m: TimedMessage): void {
+    this.count++;
+    if (m.type === 'customer') {
+      this.waitingSince ??= m.created_at;
+      if (this.firstCustomer === undefined) {
+        this.firstCustomer = m.created_at;
+        if (m.created_at > this.from) this.from = m.created_at;
+        // A reply of the same instant, read just before, still answers it.
+        if (this.replyBeforeCustomer !== undefined && this.replyBeforeCustomer >= this.from) {
+          this.firstReply = this.replyBeforeCustomer;
+        }
+      }
+    } else if (isReply(m.type)) {
+      if (this.waitingSince !== undefined) {
+        this.waits.push(secondsBetween(this.waitingSince, m.created_at));
+        this.waitingSince = undefined;
+      }
+      if (this.firstCustomer === undefined) {
+        if (this.replyBeforeCustomer === undefined && m.created_at >= this.createdAt) {
+          this.replyBeforeCustomer = m.created_at;
+        }
+      } else if (this.firstReply === undefined && m.created_at >= this.from) {
+        this.firstReply = m.created_at;
+      }
+    }
+  }
+
+  result(): ResponseTimes {
+    const first = this.firstCustomer === undefined ? this.replyBeforeCustomer : this.firstReply;
+    const waits = this.waits;
+    return {
+      ...(first !== undefined && {
+        first_response_at: first,
+        first_response_seconds: secondsBetween(this.createdAt, first),
+      }),
+      ...(waits.length > 0 && { avg_response_seconds: Math.round(waits.reduce((a, b) => a + b, 0) / waits.length) }),
+      responses: waits.length,
+    };
+  }
+}
+
 /** When the first reply was written, or undefined when nobody answered yet. */
 export function firstResponseAt(createdAt: string, messages: readonly TimedMessage[]): string | undefined {
-  const sorted = [...messages].sort(byTime);
-  const firstCustomer = sorted.find((m) => m.type === 'customer');
-  const from = firstCustomer && firstCustomer.created_at > createdAt ? firstCustomer.created_at : createdAt;
-  return sorted.find((m) => isReply(m.type) && m.created_at >= from)?.created_at;
+  return responseTimes(createdAt, messages).first_response_at;
 }
 
 export interface ResponseTimes {
@@ -40,22 +97,9 @@ export interface ResponseTimes {
 }
 
 export function responseTimes(createdAt: string, messages: readonly TimedMessage[]): ResponseTimes {
-  const sorted = [...messages].sort(byTime);
-  const waits: number[] = [];
-  let waitingSince: string | undefined;
-  for (const m of sorted) {
-    if (m.type === 'customer') waitingSince ??= m.created_at;
-    else if (isReply(m.type) && waitingSince !== undefined) {
-      waits.push(secondsBetween(waitingSince, m.created_at));
-      waitingSince = undefined;
-    }
-  }
-  const first = firstResponseAt(createdAt, sorted);
-  return {
-    ...(first !== undefined && { first_response_at: first, first_response_seconds: secondsBetween(createdAt, first) }),
-    ...(waits.length > 0 && { avg_response_seconds: Math.round(waits.reduce((a, b) => a + b, 0) / waits.length) }),
-    responses: waits.length,
-  };
+  const fold = new ResponseTimesFold(createdAt);
+  for (const m of [...messages].sort(byTime)) fold.add(m);
+  return fold.result();
 }
 
 /** The median (mean of the two middle values for an even count); undefined for no values. */

@@ -84,7 +84,15 @@ export const Ticket = z
   .meta({ id: 'Ticket' });
 export type Ticket = z.infer<typeof Ticket>;
 
-export const TicketWithMessages = Ticket.extend({ messages: z.array(Message) }).meta({ id: 'TicketWithMessages' });
+const MessagesNextCursor = z.string().nullable().meta({
+  description:
+    'The conversation carries its first page only: pass this cursor to the messages route for the next one (null: no more)',
+});
+
+export const TicketWithMessages = Ticket.extend({
+  messages: z.array(Message).meta({ description: 'The first page of the conversation, oldest first' }),
+  messages_next_cursor: MessagesNextCursor,
+}).meta({ id: 'TicketWithMessages' });
 export type TicketWithMessages = z.infer<typeof TicketWithMessages>;
 
 /** What the customer sees: no internal notes, no analytics, no agent e-mail, no assignment. */
@@ -98,7 +106,8 @@ export const PublicTicket = z
     created_at: Timestamp,
     updated_at: Timestamp,
     closed_at: Timestamp.optional(),
-    messages: z.array(PublicMessage),
+    messages: z.array(PublicMessage).meta({ description: 'The first page of the conversation, oldest first' }),
+    messages_next_cursor: MessagesNextCursor,
   })
   .meta({ id: 'PublicTicket' });
 export type PublicTicket = z.infer<typeof PublicTicket>;
@@ -111,22 +120,6 @@ export const NonBlank = (max: number) =>
     .trim()
     .max(max, `at most ${max} characters`)
     .meta({ description: `Not blank; surrounding white space is removed; at most ${max} characters` });
-
-/** What a history event changed: a status, priority or assignee e-mail, or the list of tags. */
-const EventValue = z.union([z.string(), z.array(z.string())]);
-
-export const HistoryEvent = z
-  .object({
-    type: z.enum(['created', 'message', 'status_changed', 'assigned', 'priority_changed', 'tags_changed']),
-    at: Timestamp,
-    by: z.string().optional(),
-    from: EventValue.optional().meta({ description: 'The value before the change (absent when there was none)' }),
-    to: EventValue.optional().meta({ description: 'The value after the change (absent when removed)' }),
-    message_id: z.string().optional(),
-    message_type: MessageType.optional(),
-  })
-  .meta({ id: 'HistoryEvent' });
-export type HistoryEvent = z.infer<typeof HistoryEvent>;
 
 const content = NonBlank(10_000);
 const tag = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'tags are 1-32 lowercase letters, digits, "-" or "_"');
@@ -163,17 +156,15 @@ const QueryTimestamp = z
   .transform((s) => new Date(s.length === 10 ? `${s}T00:00:00Z` : s).toISOString());
 
 /** Query strings arrive as strings: a page size is digits only, so `limit=abc` or `1e2` is a 400, never a default. */
-export const PageSize = z
-  .preprocess(
-    (v) => (typeof v === 'string' && /^\d{1,6}$/.test(v) ? Number(v) : v),
-    z
-      .number({ error: 'limit is a whole number from 1 to 100' })
-      .int('limit is a whole number from 1 to 100')
-      .min(1, 'limit is at least 1')
-      .max(100, 'limit is at most 100'),
-  )
-  .default(DEFAULT_PAGE_SIZE)
-  .meta({ description: 'Tickets per page' });
+const PageLimit = z.preprocess(
+  (v) => (typeof v === 'string' && /^\d{1,6}$/.test(v) ? Number(v) : v),
+  z
+    .number({ error: 'limit is a whole number from 1 to 100' })
+    .int('limit is a whole number from 1 to 100')
+    .min(1, 'limit is at least 1')
+    .max(100, 'limit is at most 100'),
+);
+export const PageSize = PageLimit.default(DEFAULT_PAGE_SIZE).meta({ description: 'Tickets per page' });
 
 const RANGE_NOTE = 'created_from must not be after created_to (400 otherwise)';
 /** The creation range of list, export and summary queries. */
@@ -211,3 +202,26 @@ export const TicketPage = z
   })
   .meta({ id: 'TicketPage' });
 export type TicketPage = z.infer<typeof TicketPage>;
+
+/** A page of a conversation or of a history: `limit` (1-100) and the `cursor` of the previous page. */
+export const PageQuery = z.strictObject({
+  limit: PageLimit.optional().meta({ description: 'Items per page (default 50)' }),
+  cursor: z.string().max(2048).optional().meta({ description: 'The next_cursor of the previous page' }),
+});
+export type PageQuery = z.infer<typeof PageQuery>;
+
+export const MessagePage = z
+  .object({
+    items: z.array(Message).meta({ description: 'Oldest first' }),
+    next_cursor: z.string().nullable().meta({ description: 'null: the end of the conversation' }),
+  })
+  .meta({ id: 'MessagePage' });
+export type MessagePage = z.infer<typeof MessagePage>;
+
+export const PublicMessagePage = z
+  .object({
+    items: z.array(PublicMessage).meta({ description: 'Oldest first' }),
+    next_cursor: z.string().nullable().meta({ description: 'null: the end of the conversation' }),
+  })
+  .meta({ id: 'PublicMessagePage' });
+export type PublicMessagePage = z.infer<typeof PublicMessagePage>;

@@ -1,32 +1,33 @@
 /**
- * The only code that talks to the tickets table. One partition per ticket: the ticket item (`sk = TICKET`)
- * and one item per message (`sk = MSG#<created_at>#<message_id>`), so a ticket with its conversation is one
- * Query and a new message is one small PutItem. Every write is conditional.
+ * The only code that talks to the tickets table. One partition per ticket: the ticket item (`sk = TICKET`,
+ * current state only, small whatever happens to the ticket) and one item per message
+ * (`sk = MSG#<created_at>#<message_id>`). Reads of a conversation are pages. Writes are never sent from here
+ * one by one: each method returns the writes of a change (the ticket item's conditional update, the message,
+ * and the change's event from the event log), and `commit` sends them as one transaction.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { batchWriteAll } from '../db/batch.js';
 import {
-  DeleteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
-import { batchWriteAll, chunks } from '../db/batch.js';
-import {
+  ACTIVITY_SK,
   COMPOSITE_LIST_ATTRIBUTES,
   CREATED_AT,
+  LIST_ALL_VALUE,
+  type ListFilter,
   type ListIndex,
   listIndexAttributes,
+  listIndexFor,
   MESSAGE_SK_PREFIX,
   TICKET_SK,
 } from '../db/tables.js';
-import { isReply } from './metrics.js';
+import { commit, TransactionCancelled, transactionToken, type Write } from '../db/transaction.js';
+import type { EventLog } from '../events/log.js';
+import type { TicketEvent } from '../events/model.js';
 import type { Analytics, Channel, MessageType, Priority, Status } from './model.js';
-import type { Change, StoredEvent } from './rules.js';
+import type { Change } from './rules.js';
 
 export interface MessageItem {
   ticket_id: string;
+  /** `MSG#<created_at>#<message_id>`: set by the repository when the message is written. */
   sk: string;
   message_id: string;
   type: MessageType;
@@ -36,12 +37,9 @@ export interface MessageItem {
   created_at: string;
 }
 
-/** The first customer message lives in the ticket item, so creating a ticket is one atomic put. */
-export type InitialMessage = Omit<MessageItem, 'ticket_id' | 'sk'>;
-
-export interface TicketItem {
+/** The ticket's own attributes (what the use cases make and read). */
+export interface TicketFields {
   ticket_id: string;
-  sk: typeof TICKET_SK;
   status: Status;
   priority: Priority;
   channel: Channel;
@@ -54,32 +52,76 @@ export interface TicketItem {
   closed_at?: string;
   resolution_seconds?: number;
   analytics?: Analytics;
-  /** When the first agent or assistant reply was written (kept by addMessage; read by export and analytics). */
+  /** When the first agent or assistant reply was written (read by export and analytics). */
   first_response_at?: string;
+  /** When an agent first replied: the assistant stays silent from then on. */
+  agent_replied_at?: string;
   version: number;
   access_token_hash?: string;
-  initial_message?: InitialMessage;
-  events?: StoredEvent[];
+  /** Present on a deleted ticket until its items are purged (a tombstone: nothing else remains on it). */
+  deleted_at?: string;
+}
+
+/** The stored ticket item: its fields, its key and the list-index attributes. */
+export interface TicketItem extends TicketFields {
+  sk: typeof TICKET_SK;
   [indexAttribute: string]: unknown;
 }
 
-export interface TicketRecord {
-  ticket: TicketItem;
-  messages: MessageItem[];
-}
+/** Why a change to a ticket was refused. */
+export type ConflictReason =
+  /** The ticket does not exist or was deleted. */
+  | 'missing'
+  /** Its version moved on since it was read. */
+  | 'version'
+  /** It is closed (a customer's message). */
+  | 'closed'
+  /** A customer's message was stored at or after the `closed_at` this close stamped: plan it again. */
+  | 'late_close'
+  /** The first message of a new ticket: the id is taken. */
+  | 'id_taken';
 
-/** The write's condition did not hold: the ticket is gone or its version moved on. */
+/** The write's condition did not hold. */
+/** A message as the use cases make it: the repository gives it its key. */
+export type NewMessage = Omit<MessageItem, 'sk'>;
+
+/** A ticket as the use cases make it: the repository gives it its key. */
+export type NewTicket = TicketFields;
+
 export class WriteConflict extends Error {
   override name = 'WriteConflict';
+  constructor(readonly reason: ConflictReason) {
+    super(`ticket write refused: ${reason}`);
+  }
 }
-
-/** History kept on the ticket item; bounded so the item stays far below DynamoDB's 400 KB. */
-const MAX_EVENTS = 500;
 
 export const messageSortKey = (createdAt: string, messageId: string) => `${MESSAGE_SK_PREFIX}${createdAt}#${messageId}`;
 
-const isConditionFailure = (err: unknown) =>
-  err instanceof ConditionalCheckFailedException || (err as Error)?.name === 'ConditionalCheckFailedException';
+/** A page of a conversation, oldest first; `lastKey` is where the next page starts. */
+export interface MessagePage {
+  items: MessageItem[];
+  lastKey: Record<string, string> | undefined;
+}
+
+/** Keys a message page cursor must carry. */
+export const MESSAGE_PAGE_KEYS = ['ticket_id', 'sk'];
+
+/** What a write to the ticket item expects of it (all conditions imply the ticket exists and is not deleted). */
+interface TicketCondition {
+  version?: number;
+  /** Refuse a closed ticket. */
+  open?: boolean;
+  /** This change closes the ticket at this time: no customer message may be at or after it. */
+  closingAt?: string;
+}
+
+interface TicketUpdate {
+  set?: Record<string, unknown>;
+  /** Set only when absent (first response times). */
+  setIfAbsent?: Record<string, unknown>;
+  remove?: string[];
+  bumpVersion?: boolean;
+}
 
 export interface ListPage {
   items: TicketItem[];
@@ -111,6 +153,7 @@ export class TicketRepository {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     readonly table: string,
+    private readonly events: EventLog,
   ) {}
 
   /** Index partition attributes for a ticket's list filters. */
@@ -118,94 +161,401 @@ export class TicketRepository {
     return { ...item, ...listIndexAttributes(item) };
   }
 
-  /** Puts a new ticket; false when the id is taken (the caller draws another id). */
-  async create(item: TicketItem): Promise<boolean> {
+  /** The index and partition value answering a set of list filters. */
+  static listTarget(values: Partial<Record<ListFilter, string>>): { index: ListIndex; partitionValue: string } {
+    const filters = (['assigned_to', 'status', 'channel'] as const).filter((f) => values[f] !== undefined);
+    const index = listIndexFor(filters);
+    const partitionValue = index.filters.length === 0 ? LIST_ALL_VALUE : index.filters.map((f) => values[f]).join('#');
+    return { index, partitionValue };
+  }
+
+  /** Keys a list cursor on `index` must carry. */
+  static listKeys(index: ListIndex): string[] {
+    return ['ticket_id', 'sk', index.partitionAttribute, CREATED_AT];
+  }
+
+  // ---- the unit of work --------------------------------------------------------------------------------
+
+  /**
+   * Sends the writes of one change as one transaction. `operation` names the change within the request
+   * (with its attempt number when the change is planned again), so its token is stable across the SDK's
+   * retries and distinct between changes. A refused ticket condition becomes a WriteConflict.
+   */
+  async commit(operation: string, writes: Write[]): Promise<void> {
     try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: TicketRepository.withIndexAttributes(item),
-          ConditionExpression: 'attribute_not_exists(ticket_id)',
-        }),
-      );
-      return true;
+      await commit(this.doc, writes, transactionToken(operation));
     } catch (err) {
-      if (isConditionFailure(err)) return false;
+      if (!(err instanceof TransactionCancelled)) throw err;
+      const ticket = err.failed('ticket');
+      if (ticket) throw new WriteConflict(conflictReason(ticket.item as TicketItem | undefined, writes));
+      if (err.failed('new-ticket')) throw new WriteConflict('id_taken');
+      if (err.failed('activity')) throw new WriteConflict('late_close');
       throw err;
     }
   }
 
+  /** The write of an event, for the transaction of the change it describes. */
+  event(event: TicketEvent): Write {
+    return this.events.write(event);
+  }
+
+  // ---- writes (returned, never sent here) ----------------------------------------------------------------
+
+  /** A new ticket with its first message; refused (`id_taken`) when the id exists. */
+  createTicket(ticket: NewTicket, first: NewMessage, event: TicketEvent): Write[] {
+    return [
+      {
+        label: 'new-ticket',
+        item: {
+          Put: {
+            TableName: this.table,
+            Item: TicketRepository.withIndexAttributes({ ...ticket, sk: TICKET_SK } as TicketItem),
+            ConditionExpression: 'attribute_not_exists(ticket_id)',
+          },
+        },
+      },
+      {
+        label: 'activity',
+        item: {
+          Put: {
+            TableName: this.table,
+            Item: { ticket_id: ticket.ticket_id, sk: ACTIVITY_SK, last_customer_message_at: first.created_at },
+          },
+        },
+      },
+      this.putMessage(first),
+      this.events.write(event),
+    ];
+  }
+
+  /**
+   * A message with what it does to the ticket: a customer's message is refused on a closed ticket and moves
+   * the activity item's `last_customer_message_at` (the ticket item is only checked); a reply (agent or assistant) stamps the first response; an agent's
+   * reply may carry a change of the ticket (`change`, planned on the ticket read at `version`).
+   */
+  addMessage(
+    message: NewMessage,
+    event: TicketEvent,
+    options: { change?: Change; version?: number; now?: string } = {},
+  ): Write[] {
+    const update: TicketUpdate = { set: {}, setIfAbsent: {} };
+    const condition: TicketCondition = {};
+    if (message.type === 'customer') {
+      return [
+        this.ticketCheck(message.ticket_id, true),
+        {
+          label: 'activity',
+          item: {
+            Update: {
+              TableName: this.table,
+              Key: { ticket_id: message.ticket_id, sk: ACTIVITY_SK },
+              UpdateExpression: 'SET last_customer_message_at = :at',
+              ExpressionAttributeValues: { ':at': message.created_at },
+            },
+          },
+        },
+        this.putMessage(message),
+        this.events.write(event),
+      ];
+    }
+    if (message.type === 'assistant') {
+      update.setIfAbsent = { first_response_at: message.created_at };
+      condition.open = true;
+    } else if (message.type === 'agent') {
+      update.setIfAbsent = { first_response_at: message.created_at, agent_replied_at: message.created_at };
+    }
+    const writes: Write[] = [];
+    if (options.change && options.version !== undefined) {
+      const planned = this.changeUpdate(options.change, options.now ?? message.created_at, options.version);
+      writes.push(
+        this.ticketWrite(
+          message.ticket_id,
+          { ...planned.update, setIfAbsent: update.setIfAbsent },
+          { ...planned.condition, ...condition },
+        ),
+      );
+    } else if (message.type === 'internal') {
+      writes.push(this.ticketCheck(message.ticket_id));
+    } else {
+      writes.push(this.ticketWrite(message.ticket_id, update, condition));
+    }
+    writes.push(this.putMessage(message), this.events.write(event));
+    return writes;
+  }
+
+  /**
+   * A change of the ticket's fields, only if nobody changed it since it was read at `current.version`:
+   * bumps the version, stamps `updated_at`, keeps the list-index attributes in step. Returns the writes and
+   * the ticket as it will be once they are committed.
+   */
+  update(current: TicketItem, change: Change, now: string, event: TicketEvent): { writes: Write[]; next: TicketItem } {
+    const { update, condition, next } = this.changeUpdate(change, now, current.version, current);
+    const writes = [this.ticketWrite(current.ticket_id, update, condition), this.events.write(event)];
+    if (condition.closingAt) writes.push(this.closingCheck(current.ticket_id, condition.closingAt));
+    return { writes, next: next as TicketItem };
+  }
+
+  /**
+   * The ticket becomes a tombstone at once (no list shows it, no message is accepted on it); its items are
+   * purged afterwards by `purge`.
+   */
+  markDeleted(current: TicketItem, now: string, event: TicketEvent): Write[] {
+    return [
+      {
+        label: 'ticket',
+        item: {
+          Put: {
+            TableName: this.table,
+            Item: { ticket_id: current.ticket_id, sk: TICKET_SK, deleted_at: now, version: current.version + 1 },
+            ConditionExpression: 'attribute_exists(ticket_id) AND attribute_not_exists(deleted_at)',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        },
+      },
+      this.events.write(event),
+    ];
+  }
+
+  /**
+   * The analysis result: the analytics attributes only, without a version bump, so an agent's edit made
+   * while the model was thinking is neither lost nor turned into a 412. `basis` is the time of the last
+   * message the analysis read: an analysis of an older state never replaces a newer one (`version` reason).
+   */
+  setAnalytics(ticketId: string, analytics: Analytics, basis: string | undefined, events: TicketEvent[]): Write[] {
+    const names: Record<string, string> = { '#a': 'analytics', '#d': 'deleted_at' };
+    const values: Record<string, unknown> = { ':a': analytics };
+    let condition = 'attribute_exists(ticket_id) AND attribute_not_exists(#d)';
+    let expression = 'SET #a = :a';
+    if (basis) {
+      names['#b'] = 'analytics_basis';
+      values[':b'] = basis;
+      expression += ', #b = :b';
+      condition += ' AND (attribute_not_exists(#b) OR #b <= :b)';
+    }
+    return [
+      {
+        label: 'ticket',
+        item: {
+          Update: {
+            TableName: this.table,
+            Key: { ticket_id: ticketId, sk: TICKET_SK },
+            UpdateExpression: expression,
+            ConditionExpression: condition,
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        },
+      },
+      ...events.map((e) => this.events.write(e)),
+    ];
+  }
+
+  private putMessage(message: NewMessage): Write {
+    const item: MessageItem = { ...message, sk: messageSortKey(message.created_at, message.message_id) };
+    return {
+      label: 'message',
+      item: { Put: { TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(sk)' } },
+    };
+  }
+
+  /** The ticket exists, is not deleted and (`open`) not closed; nothing of it is written. */
+  private ticketCheck(ticketId: string, open = false): Write {
+    return {
+      label: 'ticket',
+      item: {
+        ConditionCheck: {
+          TableName: this.table,
+          Key: { ticket_id: ticketId, sk: TICKET_SK },
+          ConditionExpression: `attribute_exists(ticket_id) AND attribute_not_exists(#d)${open ? ' AND #st <> :closed' : ''}`,
+          ExpressionAttributeNames: { '#d': 'deleted_at', ...(open && { '#st': 'status' }) },
+          ...(open && { ExpressionAttributeValues: { ':closed': 'closed' } }),
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+    };
+  }
+
+  /** Closing at `closingAt`: no customer message may be stored at or after it (the activity item orders both). */
+  private closingCheck(ticketId: string, closingAt: string): Write {
+    return {
+      label: 'activity',
+      item: {
+        ConditionCheck: {
+          TableName: this.table,
+          Key: { ticket_id: ticketId, sk: ACTIVITY_SK },
+          ConditionExpression: 'attribute_not_exists(#lc) OR #lc < :closing',
+          ExpressionAttributeNames: { '#lc': 'last_customer_message_at' },
+          ExpressionAttributeValues: { ':closing': closingAt },
+        },
+      },
+    };
+  }
+
+  /** When the customer last wrote, if ever (read before closing, to stamp a `closed_at` after it). */
+  async lastCustomerMessageAt(ticketId: string): Promise<string | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { ticket_id: ticketId, sk: ACTIVITY_SK },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item?.last_customer_message_at as string | undefined;
+  }
+
+  private changeUpdate(change: Change, now: string, version: number, current?: TicketItem) {
+    const set: Record<string, unknown> = { ...change.set, updated_at: now };
+    const remove = [...change.remove];
+    const touchesFilters = ['status', 'assigned_to'].some((f) => f in change.set || change.remove.includes(f));
+    const next: Record<string, unknown> | undefined = current && { ...current, ...change.set, updated_at: now };
+    if (next) for (const f of change.remove) delete next[f];
+    if (touchesFilters) {
+      // Without the current item, every composite attribute is rewritten from the values the change knows.
+      const base = current ?? {};
+      const after = { ...base, ...change.set } as Record<string, unknown>;
+      for (const f of change.remove) delete after[f];
+      const indexValues = listIndexAttributes(after as Partial<Record<ListFilter, string>>);
+      for (const attr of COMPOSITE_LIST_ATTRIBUTES) {
+        if (indexValues[attr] !== undefined) set[attr] = indexValues[attr];
+        else if (!current || current[attr] !== undefined) remove.push(attr);
+        if (next) {
+          if (indexValues[attr] !== undefined) next[attr] = indexValues[attr];
+          else delete next[attr];
+        }
+      }
+    }
+    if (next) next.version = version + 1;
+    const closingAt = change.set.status === 'closed' ? (change.set.closed_at as string) : undefined;
+    return {
+      update: { set, remove, bumpVersion: true } satisfies TicketUpdate,
+      condition: { version, ...(closingAt && { closingAt }) } satisfies TicketCondition,
+      next,
+    };
+  }
+
+  /** The conditional update of the ticket item, labelled `ticket`. */
+  private ticketWrite(ticketId: string, update: TicketUpdate, condition: TicketCondition): Write {
+    const names: Record<string, string> = { '#d': 'deleted_at' };
+    const values: Record<string, unknown> = {};
+    const setClauses: string[] = [];
+    let n = 0;
+    for (const [attr, value] of Object.entries(update.set ?? {})) {
+      names[`#s${n}`] = attr;
+      values[`:s${n}`] = value;
+      setClauses.push(`#s${n} = :s${n}`);
+      n++;
+    }
+    for (const [attr, value] of Object.entries(update.setIfAbsent ?? {})) {
+      names[`#s${n}`] = attr;
+      values[`:s${n}`] = value;
+      setClauses.push(`#s${n} = if_not_exists(#s${n}, :s${n})`);
+      n++;
+    }
+    if (update.bumpVersion) {
+      names['#v'] = 'version';
+      values[':one'] = 1;
+      setClauses.push('#v = #v + :one');
+    }
+    const removeClauses = (update.remove ?? []).map((attr, i) => {
+      names[`#r${i}`] = attr;
+      return `#r${i}`;
+    });
+    const conditions = ['attribute_exists(ticket_id)', 'attribute_not_exists(#d)'];
+    if (condition.version !== undefined) {
+      names['#v'] = 'version';
+      values[':expected'] = condition.version;
+      conditions.push('#v = :expected');
+    }
+    if (condition.open) {
+      names['#st'] = 'status';
+      values[':closed'] = 'closed';
+      conditions.push('#st <> :closed');
+    }
+    const expression = [
+      setClauses.length ? `SET ${setClauses.join(', ')}` : '',
+      removeClauses.length ? `REMOVE ${removeClauses.join(', ')}` : '',
+    ]
+      .filter(Boolean)
+      .join(' ');
+    return {
+      label: 'ticket',
+      item: {
+        Update: {
+          TableName: this.table,
+          Key: { ticket_id: ticketId, sk: TICKET_SK },
+          UpdateExpression: expression,
+          ConditionExpression: conditions.join(' AND '),
+          ExpressionAttributeNames: names,
+          ...(Object.keys(values).length > 0 && { ExpressionAttributeValues: values }),
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+    };
+  }
+
+  // ---- reads -----------------------------------------------------------------------------------------------
+
+  /** The ticket item alone (never a message): what a token check and every change start from. */
   async getTicket(ticketId: string): Promise<TicketItem | undefined> {
     const out = await this.doc.send(
       new GetCommand({ TableName: this.table, Key: { ticket_id: ticketId, sk: TICKET_SK }, ConsistentRead: true }),
     );
-    return out.Item as TicketItem | undefined;
+    const item = out.Item as TicketItem | undefined;
+    return item && !item.deleted_at ? item : undefined;
   }
 
-  /** The ticket and its whole conversation, oldest message first. */
-  async getWithMessages(ticketId: string): Promise<TicketRecord | undefined> {
-    const items = await this.partition(ticketId);
-    const ticket = items.find((i) => i.sk === TICKET_SK) as TicketItem | undefined;
-    if (!ticket) return undefined;
-    const messages = items.filter((i) => String(i.sk).startsWith(MESSAGE_SK_PREFIX)) as unknown as MessageItem[];
-    return { ticket, messages };
-  }
-
-  private async partition(ticketId: string, keysOnly = false): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'ticket_id = :id',
-          ExpressionAttributeValues: { ':id': ticketId },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-          ...(keysOnly && { ProjectionExpression: 'ticket_id, sk' }),
-        }),
-      );
-      items.push(...(out.Items ?? []));
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
-    return items;
-  }
-
-  async addMessage(message: MessageItem): Promise<void> {
-    await this.doc.send(
-      new PutCommand({ TableName: this.table, Item: message, ConditionExpression: 'attribute_not_exists(sk)' }),
+  /** One page of a conversation, oldest first; `shared` leaves internal notes out (the customer's view). */
+  async messagePage(
+    ticketId: string,
+    { limit, startKey, shared = false }: { limit: number; startKey?: Record<string, string>; shared?: boolean },
+  ): Promise<MessagePage> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'ticket_id = :id AND begins_with(sk, :msg)',
+        ExpressionAttributeValues: {
+          ':id': ticketId,
+          ':msg': MESSAGE_SK_PREFIX,
+          ...(shared && { ':internal': 'internal' }),
+        },
+        ...(shared && { FilterExpression: '#t <> :internal', ExpressionAttributeNames: { '#t': 'type' } }),
+        ConsistentRead: true,
+        Limit: limit,
+        ExclusiveStartKey: startKey,
+      }),
     );
-    if (isReply(message.type)) await this.recordFirstResponse(message.ticket_id, message.created_at);
+    return {
+      items: (out.Items ?? []) as MessageItem[],
+      lastKey: out.LastEvaluatedKey as Record<string, string> | undefined,
+    };
+  }
+
+  /** The last `count` messages, oldest first: one Query from the end of the conversation. */
+  async recentMessages(ticketId: string, count: number): Promise<MessageItem[]> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'ticket_id = :id AND begins_with(sk, :msg)',
+        ExpressionAttributeValues: { ':id': ticketId, ':msg': MESSAGE_SK_PREFIX },
+        ConsistentRead: true,
+        ScanIndexForward: false,
+        Limit: count,
+      }),
+    );
+    return ((out.Items ?? []) as MessageItem[]).reverse();
   }
 
   /**
-   * Keeps the earliest reply time on the ticket item, so the export and the analytics summary need no
-   * Query per ticket. Like analytics, it is derived data: no version bump, no updated_at change.
+   * The message items of a ticket, oldest first, one page of DynamoDB at a time; `attributes` limits what is
+   * read back (the export reads type and time, never the text).
    */
-  private async recordFirstResponse(ticketId: string, at: string): Promise<void> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { ticket_id: ticketId, sk: TICKET_SK },
-          UpdateExpression: 'SET first_response_at = :at',
-          ConditionExpression:
-            'attribute_exists(ticket_id) AND (attribute_not_exists(first_response_at) OR first_response_at > :at)',
-          ExpressionAttributeValues: { ':at': at },
-        }),
-      );
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-    }
-  }
-
-  /**
-   * The message items of a ticket, oldest first (the first customer message may live in the ticket item);
-   * `attributes` limits what is read back (e.g. type and time, without the text).
-   */
-  async messages(ticketId: string, attributes?: ReadonlyArray<keyof MessageItem>): Promise<MessageItem[]> {
-    const items: MessageItem[] = [];
-    const names = attributes && Object.fromEntries(attributes.map((a, i) => [`#p${i}`, a]));
+  async *messagePages(
+    ticketId: string,
+    attributes: ReadonlyArray<keyof MessageItem>,
+    pageSize = 200,
+  ): AsyncGenerator<MessageItem[]> {
+    const names = Object.fromEntries(attributes.map((a, i) => [`#p${i}`, a]));
     let startKey: Record<string, unknown> | undefined;
     do {
       const out = await this.doc.send(
@@ -213,92 +563,15 @@ export class TicketRepository {
           TableName: this.table,
           KeyConditionExpression: 'ticket_id = :id AND begins_with(sk, :msg)',
           ExpressionAttributeValues: { ':id': ticketId, ':msg': MESSAGE_SK_PREFIX },
-          ...(names && { ProjectionExpression: Object.keys(names).join(', '), ExpressionAttributeNames: names }),
+          ProjectionExpression: Object.keys(names).join(', '),
+          ExpressionAttributeNames: names,
+          Limit: pageSize,
           ExclusiveStartKey: startKey,
         }),
       );
-      items.push(...((out.Items ?? []) as MessageItem[]));
+      if (out.Items?.length) yield out.Items as MessageItem[];
       startKey = out.LastEvaluatedKey;
     } while (startKey);
-    return items;
-  }
-
-  /**
-   * Applies a change to the ticket read as `current`, only if nobody changed it since (same `version`).
-   * Bumps the version, stamps `updated_at`, appends the events and keeps the list-index attributes in step.
-   * Throws WriteConflict when the condition fails.
-   */
-  async update(current: TicketItem, change: Change, now: string): Promise<TicketItem> {
-    const set: Record<string, unknown> = { ...change.set, updated_at: now };
-    const remove = [...change.remove];
-    if (change.events.length > 0) set.events = [...(current.events ?? []), ...change.events].slice(-MAX_EVENTS);
-
-    const touchesFilters = ['status', 'assigned_to'].some((f) => f in change.set || change.remove.includes(f));
-    if (touchesFilters) {
-      const next = { ...current, ...change.set };
-      for (const f of change.remove) delete next[f];
-      const indexValues = listIndexAttributes(next);
-      for (const attr of COMPOSITE_LIST_ATTRIBUTES) {
-        if (indexValues[attr] !== undefined) set[attr] = indexValues[attr];
-        else if (current[attr] !== undefined) remove.push(attr);
-      }
-    }
-
-    const names: Record<string, string> = { '#version': 'version' };
-    const values: Record<string, unknown> = { ':expected': current.version, ':one': 1 };
-    const setClauses = Object.entries(set).map(([attr, value], i) => {
-      names[`#s${i}`] = attr;
-      values[`:s${i}`] = value;
-      return `#s${i} = :s${i}`;
-    });
-    setClauses.push('#version = #version + :one');
-    const removeClauses = remove.map((attr, i) => {
-      names[`#r${i}`] = attr;
-      return `#r${i}`;
-    });
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { ticket_id: current.ticket_id, sk: TICKET_SK },
-          UpdateExpression: `SET ${setClauses.join(', ')}${removeClauses.length ? ` REMOVE ${removeClauses.join(', ')}` : ''}`,
-          ConditionExpression: 'attribute_exists(ticket_id) AND #version = :expected',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return out.Attributes as TicketItem;
-    } catch (err) {
-      if (isConditionFailure(err)) throw new WriteConflict(`ticket ${current.ticket_id} changed or was deleted`);
-      throw err;
-    }
-  }
-
-  /**
-   * Writes only the analytics attributes: no version check and no version bump, so an agent's edit made
-   * while the model was thinking is neither lost nor turned into a 412. `basis` is the time of the last
-   * message the analysis read: an analysis of an older state of the conversation never replaces a newer one.
-   * False when the ticket is gone or a newer analysis is already stored.
-   */
-  async setAnalytics(ticketId: string, analytics: Analytics, basis?: string): Promise<boolean> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { ticket_id: ticketId, sk: TICKET_SK },
-          UpdateExpression: basis ? 'SET analytics = :a, analytics_basis = :b' : 'SET analytics = :a',
-          ConditionExpression: basis
-            ? 'attribute_exists(ticket_id) AND (attribute_not_exists(analytics_basis) OR analytics_basis <= :b)'
-            : 'attribute_exists(ticket_id)',
-          ExpressionAttributeValues: { ':a': analytics, ...(basis && { ':b': basis }) },
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailure(err)) return false;
-      throw err;
-    }
   }
 
   /** One page of an index, newest first; `limit + 1` items are read to know whether another page exists. */
@@ -378,24 +651,72 @@ export class TicketRepository {
   }
 
   /**
-   * Deletes a ticket and its messages. The ticket item goes first, so the ticket disappears from every view
-   * at once; a crash afterwards leaves only unreachable messages, which a repeated delete removes.
-   * Returns false when nothing was there.
+   * Removes every item of a deleted ticket's partition (messages, pending analysis), a page at a time, then
+   * its tombstone. Runs after the tombstone is committed: no write can join the partition any more, so
+   * nothing is left behind. Repeating it (after a crash) finishes the job.
    */
-  async delete(ticketId: string): Promise<boolean> {
-    const keys = (await this.partition(ticketId, true)) as Array<{ ticket_id: string; sk: string }>;
-    if (keys.length === 0) return false;
-    if (keys.some((k) => k.sk === TICKET_SK)) {
-      await this.doc.send(new DeleteCommand({ TableName: this.table, Key: { ticket_id: ticketId, sk: TICKET_SK } }));
-    }
-    const rest = keys.filter((k) => k.sk !== TICKET_SK);
-    for (const chunk of chunks(rest, 25)) {
-      await batchWriteAll(
-        this.doc,
-        this.table,
-        chunk.map((k) => ({ DeleteRequest: { Key: { ticket_id: k.ticket_id, sk: k.sk } } })),
+  async purge(ticketId: string): Promise<void> {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'ticket_id = :id',
+          ExpressionAttributeValues: { ':id': ticketId },
+          ProjectionExpression: 'ticket_id, sk',
+          ConsistentRead: true,
+          Limit: 25,
+          ExclusiveStartKey: startKey,
+        }),
       );
-    }
-    return true;
+      const keys = ((out.Items ?? []) as Array<{ ticket_id: string; sk: string }>).filter((k) => k.sk !== TICKET_SK);
+      if (keys.length > 0) {
+        await batchWriteAll(
+          this.doc,
+          this.table,
+          keys.map((k) => ({ DeleteRequest: { Key: { ticket_id: k.ticket_id, sk: k.sk } } })),
+        );
+      }
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    await commit(
+      this.doc,
+      [
+        {
+          label: 'tombstone',
+          item: {
+            Delete: {
+              TableName: this.table,
+              Key: { ticket_id: ticketId, sk: TICKET_SK },
+              ConditionExpression: 'attribute_exists(deleted_at)',
+            },
+          },
+        },
+      ],
+      transactionToken(`purge:${ticketId}`),
+    ).catch((err) => {
+      // Already purged by an earlier attempt: done.
+      if (!(err instanceof TransactionCancelled)) throw err;
+    });
   }
+
+  /** True when the ticket is a tombstone waiting for its purge. */
+  async isDeleted(ticketId: string): Promise<boolean> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { ticket_id: ticketId, sk: TICKET_SK }, ConsistentRead: true }),
+    );
+    return Boolean(out.Item?.deleted_at);
+  }
+}
+
+/** Why the ticket's condition failed, from the item as it was (ReturnValuesOnConditionCheckFailure). */
+function conflictReason(old: TicketItem | undefined, writes: readonly Write[]): ConflictReason {
+  if (!old || old.deleted_at) return 'missing';
+  const write = writes.find((w) => w.label === 'ticket')?.item;
+  const values = (write?.Update?.ExpressionAttributeValues ??
+    write?.ConditionCheck?.ExpressionAttributeValues ??
+    {}) as Record<string, unknown>;
+  if (values[':expected'] !== undefined && old.version !== values[':expected']) return 'version';
+  if (values[':closed'] !== undefined && old.status === 'closed') return 'closed';
+  return 'version';
 }

@@ -1,14 +1,6 @@
 /** Stored items -> what each audience may see. Storage internals and credentials never leave this file. */
 import type { Message, PublicTicket, Ticket, TicketWithMessages } from './model.js';
-import type { MessageItem, TicketItem, TicketRecord } from './repository.js';
-
-export function conversation(record: TicketRecord): Message[] {
-  const { ticket, messages } = record;
-  const all: Message[] = messages.map(messageView);
-  if (ticket.initial_message)
-    all.unshift(messageView({ ...ticket.initial_message, ticket_id: ticket.ticket_id, sk: '' }));
-  return all.sort((a, b) => a.created_at.localeCompare(b.created_at) || a.message_id.localeCompare(b.message_id));
-}
+import type { NewMessage as MessageItem, NewTicket as TicketItem } from './repository.js';
 
 export function messageView(m: MessageItem): Message {
   return {
@@ -19,6 +11,12 @@ export function messageView(m: MessageItem): Message {
     ...(m.author_email && { author_email: m.author_email }),
     created_at: m.created_at,
   };
+}
+
+/** A message as the customer sees it: never an agent's e-mail (internal notes are never read for them). */
+export function publicMessageView(m: MessageItem): Omit<Message, 'author_email'> {
+  const { author_email: _hidden, ...view } = messageView(m);
+  return view;
 }
 
 export function ticketView(t: TicketItem): Ticket {
@@ -40,13 +38,16 @@ export function ticketView(t: TicketItem): Ticket {
   };
 }
 
-export function ticketWithMessagesView(record: TicketRecord): TicketWithMessages {
-  return { ...ticketView(record.ticket), messages: conversation(record) };
+export function ticketWithMessagesView(
+  t: TicketItem,
+  messages: MessageItem[],
+  nextCursor: string | null,
+): TicketWithMessages {
+  return { ...ticketView(t), messages: messages.map(messageView), messages_next_cursor: nextCursor };
 }
 
 /** The customer's view: internal notes, analytics, assignment and agents' e-mails are left out. */
-export function publicTicketView(record: TicketRecord): PublicTicket {
-  const t = record.ticket;
+export function publicTicketView(t: TicketItem, messages: MessageItem[], nextCursor: string | null): PublicTicket {
   return {
     ticket_id: t.ticket_id,
     status: t.status,
@@ -55,9 +56,8 @@ export function publicTicketView(record: TicketRecord): PublicTicket {
     created_at: t.created_at,
     updated_at: t.updated_at,
     ...(t.closed_at !== undefined && { closed_at: t.closed_at }),
-    messages: conversation(record)
-      .filter((m) => m.type !== 'internal')
-      .map(({ author_email: _hidden, ...m }) => m),
+    messages: messages.filter((m) => m.type !== 'internal').map(publicMessageView),
+    messages_next_cursor: nextCursor,
   };
 }
 

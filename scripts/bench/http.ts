@@ -9,18 +9,33 @@
  * chain (helmet, CORS, JSON body parser, the routers, authentication) without a DynamoDB call.
  * Prints a Markdown table for docs/performance.md. Target: the service at 0.85 of bare Express or better.
  */
-import { parseArgs } from 'node:util';
-import { createTables, freePort, startDynaliteProcess } from '../../test/support/dynalite-process.js';
+
+import { createTables, freePort, startLocalDynamoDB } from '../../test/support/local-dynamodb.js';
+import { commandLine } from '../lib/command-line.js';
 import { type ChildServer, commit, type Figures, fmt, load, machine, median, startServer } from './lib.js';
 
-const { values: args } = parseArgs({
-  options: {
+const args = commandLine(
+  `
+Usage: npm run bench:http [-- options]
+
+Cost of the service's HTTP stack: GET /health/live through the real service against a bare Express 5 app
+answering the same JSON, in alternation, plus GET /v1/auth/me (the whole middleware chain). Prints a
+Markdown table for docs/performance.md.
+
+Options:
+  --rounds <n>         rounds of each server (default 5)
+  --duration <s>       seconds per autocannon run (default 10)
+  --connections <n>    connections per run (default 50)
+  --compiled           run the compiled service (dist/, after npm run build) instead of tsx
+  --help               show this help
+`,
+  {
     rounds: { type: 'string', default: '5' },
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
     compiled: { type: 'boolean', default: false },
   },
-});
+);
 const rounds = Number(args.rounds);
 const duration = Number(args.duration);
 const connections = Number(args.connections);
@@ -31,7 +46,7 @@ console.log(
   `Commit ${commit()}, ${new Date().toISOString()}; ${rounds} rounds of ${duration} s, ${connections} connections\n`,
 );
 
-const engine = await startDynaliteProcess();
+const engine = await startLocalDynamoDB();
 const servers: ChildServer[] = [];
 try {
   const tables = await createTables(engine.endpoint);
@@ -106,5 +121,5 @@ try {
   console.log('\n(medians of the rounds; "capacity vs bare" = bare CPU per request / service CPU per request)');
 } finally {
   for (const s of servers) await s.stop();
-  await engine.stop();
+  await engine.close();
 }

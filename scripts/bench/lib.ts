@@ -2,7 +2,7 @@
  * Shared by the HTTP benchmarks: the machine they ran on, servers started as child processes (so the load
  * generator never shares their event loop), autocannon runs reduced to the figures the docs report.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -22,9 +22,7 @@ export function machine(): string {
 
 export function commit(): string {
   try {
-    const head = readFileSync(join(ROOT, '.git', 'HEAD'), 'utf8').trim();
-    const ref = head.startsWith('ref: ') ? readFileSync(join(ROOT, '.git', head.slice(5)), 'utf8').trim() : head;
-    return ref.slice(0, 7);
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
   } catch {
     return '?';
   }

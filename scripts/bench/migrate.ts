@@ -1,11 +1,11 @@
 /**
  * `npm run bench:migrate [-- --tickets 10000 --rtt-ms 0,5,20]`
  *
- * Generates a legacy JSON store, then imports it into dynalite twice in the same run:
+ * Generates a legacy JSON store, then imports it into DynamoDB Local twice in the same run:
  * - with the migration tool (`scripts/migrate.ts`, a child process, as operators run it);
  * - with the legacy method (the old script: one PutItem of the whole ticket per ticket, in sequence, into a
  *   legacy-shaped table), in this process.
- * `--rtt-ms` adds a network round trip in front of dynalite (a delaying proxy), because on loopback every call
+ * `--rtt-ms` adds a network round trip in front of DynamoDB Local (a delaying proxy), because on loopback every call
  * is nearly free while against DynamoDB each call costs a few milliseconds: that is what batching and bounded
  * concurrency buy. Prints the figures as a Markdown table for docs/performance.md.
  */
@@ -15,7 +15,6 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createDynamoClients } from '../../api/db/client.js';
@@ -23,6 +22,7 @@ import { startLocalEngine } from '../../api/db/local-engine.js';
 import { ensureTables } from '../../api/db/schema.js';
 import { TABLES } from '../../api/db/tables.js';
 import { legacyStore } from '../legacy/generate.js';
+import { commandLine } from '../lib/command-line.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -126,9 +126,21 @@ async function runLegacy(store: Record<string, Record<string, unknown>>, endpoin
 }
 
 async function main() {
-  const { values } = parseArgs({
-    options: { tickets: { type: 'string', default: '10000' }, 'rtt-ms': { type: 'string', default: '0,5,20' } },
-  });
+  const values = commandLine(
+    `
+Usage: npm run bench:migrate [-- options]
+
+Generates a legacy JSON store and imports it into DynamoDB Local with the migration tool (concurrency 8 and 1)
+and with the legacy method (one PutItem per ticket), behind a proxy adding a round trip to every call.
+Prints a Markdown table for docs/performance.md.
+
+Options:
+  --tickets <n>        tickets in the generated store (default 10000)
+  --rtt-ms <list>      round trips to add, comma-separated milliseconds (default 0,5,20)
+  --help               show this help
+`,
+    { tickets: { type: 'string', default: '10000' }, 'rtt-ms': { type: 'string', default: '0,5,20' } },
+  );
   const count = Number(values.tickets);
   const rtts = String(values['rtt-ms']).split(',').map(Number);
   const dir = mkdtempSync(join(os.tmpdir(), 'freeda-bench-'));

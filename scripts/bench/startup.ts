@@ -2,10 +2,10 @@
  * `npm run bench:startup [-- --runs 5 --no-build]`
  *
  * Time from process start to the first 200 of `/health/ready`, against a DynamoDB-compatible endpoint in
- * another process (dynalite with the tables created), for:
+ * another process (DynamoDB Local with the tables created), for:
  * - the compiled service as the image runs it (`npm run build`, then `node dist/api/server.js`);
  * - `npm start` (npm, then tsx compiling the TypeScript on the fly), against the same endpoint;
- * - `npm start` on the embedded engine (no endpoint: dynalite inside the process, a laptop's first run);
+ * - `npm start` on the embedded engine (no endpoint: DynamoDB Local started by the service, a laptop's first run);
  * - a bare `node:http` server, the floor of starting Node at all on this machine.
  * Target: the compiled service ready in under 1 s.
  */
@@ -13,13 +13,25 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { createTables, freePort, startDynaliteProcess } from '../../test/support/dynalite-process.js';
+import { createTables, freePort, startLocalDynamoDB } from '../../test/support/local-dynamodb.js';
+import { commandLine } from '../lib/command-line.js';
 import { commit, fmt, machine, median, ROOT } from './lib.js';
 
-const { values: args } = parseArgs({
-  options: { runs: { type: 'string', default: '5' }, 'no-build': { type: 'boolean', default: false } },
-});
+const args = commandLine(
+  `
+Usage: npm run bench:startup [-- options]
+
+Process start to the first 200 of /health/ready (tables checked, listener open) for a bare node:http
+server, the compiled service, and npm start (on an endpoint and on the embedded engine). Builds dist/ first.
+Prints a Markdown table for docs/performance.md.
+
+Options:
+  --runs <n>           runs of each variant; the median is reported (default 5)
+  --no-build           use the dist/ already built (npm run build)
+  --help               show this help
+`,
+  { runs: { type: 'string', default: '5' }, 'no-build': { type: 'boolean', default: false } },
+);
 const runs = Number(args.runs);
 
 console.log(`Machine: ${machine()}`);
@@ -62,7 +74,7 @@ async function timeToReady(command: string, argv: string[], env: Record<string, 
   }
 }
 
-const engine = await startDynaliteProcess();
+const engine = await startLocalDynamoDB();
 const dataDir = mkdtempSync(join(tmpdir(), 'freeda-startup-'));
 try {
   const tables = await createTables(engine.endpoint);
@@ -107,6 +119,6 @@ try {
     );
   }
 } finally {
-  await engine.stop();
+  await engine.close();
   rmSync(dataDir, { recursive: true, force: true });
 }

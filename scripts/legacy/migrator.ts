@@ -17,7 +17,7 @@
 
 import { chunks } from '../../api/db/batch.js';
 import { MAX_BATCH_GET, MAX_BATCH_WRITE, type TicketImportRepository } from '../../api/tickets/import-repository.js';
-import type { MessageItem, TicketItem, TicketRepository } from '../../api/tickets/repository.js';
+import type { MessageItem, TicketItem } from '../../api/tickets/repository.js';
 import { MIGRATION_MARK, type NormalisedRecord } from './normalise.js';
 import { forEachLimit, limiter } from './pool.js';
 
@@ -44,7 +44,6 @@ export interface MigrationResult {
 
 export interface MigratorOptions {
   imports: TicketImportRepository;
-  tickets: TicketRepository;
   /** DynamoDB calls in flight at once. */
   concurrency: number;
   onProgress?: (phase: 'write' | 'verify', done: number, total: number) => void;
@@ -162,7 +161,7 @@ async function verify(
   options.onProgress?.('verify', 0, toCheck.length);
   await forEachLimit(toCheck, options.concurrency, async (record) => {
     const id = record.ticket.ticket_id;
-    const stored = await call(() => options.tickets.getWithMessages(id));
+    const stored = await call(() => options.imports.readBack(id));
     const fail = (problem: string) => failures.push({ ticket_id: id, problem });
     if (!stored) fail('ticket item not found');
     else if (result.get(id) !== 'skipped') {

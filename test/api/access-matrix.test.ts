@@ -41,11 +41,13 @@ interface RouteCase {
 const ROUTES: RouteCase[] = [
   { method: 'post', path: '/v1/public/tickets', body: { message: 'hello' }, access: 'none' },
   { method: 'get', path: '/v1/public/tickets/:id', access: 'ticket_token' },
+  { method: 'get', path: '/v1/public/tickets/:id/messages', access: 'ticket_token' },
   { method: 'post', path: '/v1/public/tickets/:id/messages', body: { content: 'more' }, access: 'ticket_token' },
   { method: 'post', path: '/v1/public/tickets/:id/close', access: 'ticket_token' },
   { method: 'get', path: '/v1/tickets', access: 'agent' },
   { method: 'get', path: '/v1/tickets/:id', access: 'agent' },
   { method: 'patch', path: '/v1/tickets/:id', body: { priority: 'high' }, ifMatch: true, access: 'agent' },
+  { method: 'get', path: '/v1/tickets/:id/messages', access: 'agent' },
   { method: 'post', path: '/v1/tickets/:id/messages', body: { content: 'reply' }, access: 'agent' },
   { method: 'get', path: '/v1/tickets/:id/history', access: 'agent' },
   { method: 'get', path: '/v1/tickets/export.csv', access: 'manager' },

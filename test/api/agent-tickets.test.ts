@@ -252,7 +252,7 @@ describe('tickets API (agents and tools)', () => {
       expect(times).to.deep.equal([...times].sort());
     });
 
-    it('tells the ticket history in order: creation, messages, assignment and status changes', async () => {
+    it('tells the ticket history from the event log in order: creation, messages, assignment and status changes', async () => {
       const t = await h.ticket();
       await h
         .http()
@@ -268,13 +268,31 @@ describe('tickets API (agents and tools)', () => {
         .send({ status: 'closed' })
         .expect(200);
       const res = await h.http().get(`/v1/tickets/${t.id}/history`).set('authorization', as(agent)).expect(200);
-      const types = res.body.events.map((e: { type: string }) => e.type);
-      expect(types[0]).to.equal('created');
-      expect(types).to.include.members(['message', 'status_changed', 'assigned']);
-      const closing = res.body.events.find((e: { to?: string }) => e.to === 'closed');
-      expect(closing).to.include({ from: 'in_progress', by: agent.email });
-      const times = res.body.events.map((e: { at: string }) => e.at);
-      expect(times).to.deep.equal([...times].sort());
+      type Event = {
+        id: string;
+        type: string;
+        actor: string;
+        created_at: string;
+        data: { type?: string; changes?: Record<string, { before: unknown; after: unknown }> };
+      };
+      const events = res.body.events as Event[];
+      expect(events.map((e) => e.type)).to.deep.equal([
+        'ticket.created',
+        'message.created', // the assistant's answer
+        'message.created', // the agent's reply, which moved the ticket
+        'ticket.updated',
+      ]);
+      expect(events[0]).to.include({ actor: 'customer', ticket_id: t.id });
+      expect(events[1]?.data).to.include({ type: 'assistant' });
+      expect(events[2]?.data.changes).to.deep.equal({
+        status: { before: 'new', after: 'in_progress' },
+        assigned_to: { before: null, after: agent.email },
+      });
+      expect(events[3]).to.include({ actor: agent.email });
+      expect(events[3]?.data.changes?.status).to.deep.equal({ before: 'in_progress', after: 'closed' });
+      expect(res.body.next_cursor).to.equal(null);
+      const ids = events.map((e) => e.id);
+      expect(ids).to.deep.equal([...ids].sort());
     });
   });
 

@@ -127,6 +127,7 @@ describe('assistant replies', () => {
       TICKETS_TABLE: h.tables.tickets,
       PRINCIPALS_TABLE: h.tables.principals,
       RATE_LIMITS_TABLE: h.tables.ratelimits,
+      EVENTS_TABLE: h.tables.events,
       TOKEN_SIGNING_KEY: 'another-task-signing-key-0123456789abcdef',
       ...FAST_ASSISTANT,
       MISTRAL_SERVER_URL: fake.url,
@@ -227,14 +228,28 @@ describe('assistant without a Mistral key', () => {
     expect(res.body.checks.assistant.detail).to.match(/smart replies only/);
   });
 
-  it('answers a suggestion request with 503 and Retry-After', async () => {
+  it('answers a suggestion request with 409 assistant_not_configured: no Retry-After, one info line, no stack', async () => {
     const agent = await h.user('agent');
     const t = await h.ticket();
+    const before = h.logs.length;
     const res = await h
       .http()
       .post(`/v1/tickets/${t.id}/suggest-reply`)
       .set('authorization', `Bearer ${agent.token}`)
-      .expect(503);
-    expect(Number(res.headers['retry-after'])).to.be.greaterThan(0);
+      .set('x-request-id', 'suggest-without-model')
+      .expect(409);
+    expect(res.body.error.code).to.equal('assistant_not_configured');
+    expect(res.body.error.message).to.match(/not configured/);
+    expect(res.body.error.request_id).to.equal('suggest-without-model');
+    expect(res.headers).to.not.have.property('retry-after');
+
+    const lines = h.logs.slice(before).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const refusal = lines.filter((l) => /reply suggestion refused/.test(String(l.message)));
+    expect(refusal, JSON.stringify(lines)).to.have.length(1);
+    expect(refusal[0]?.level).to.equal('info');
+    for (const line of lines) {
+      expect(line.level, JSON.stringify(line)).to.not.equal('error');
+      expect(JSON.stringify(line)).to.not.match(/stack|\n\s+at /);
+    }
   });
 });

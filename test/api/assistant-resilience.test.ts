@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { DEGRADED_AFTER_FAILURES } from '../../api/assistant/assistant.js';
 import { ACKNOWLEDGEMENT, signed } from '../../api/assistant/persona.js';
 import { analysisJob, eventually, sleep, startAssistantHarness } from '../support/assistant.js';
 import type { Harness } from '../support/harness.js';
@@ -45,13 +46,13 @@ describe('assistant resilience', () => {
     fake.always('embeddings', answer);
   };
 
-  it('answers with the acknowledgement when the model is too slow, within the reply budget', async () => {
-    await start({ ASSISTANT_REPLY_TIMEOUT_MS: '300', MISTRAL_TIMEOUT_MS: '10000' });
+  it('answers with the acknowledgement when the model is too slow, once the reply budget is spent', async function () {
+    // The model never answers and its own timeout (2 minutes) is beyond the test's: only the reply budget can
+    // end the wait in time.
+    this.timeout(60_000);
+    await start({ ASSISTANT_REPLY_TIMEOUT_MS: '300', MISTRAL_TIMEOUT_MS: '120000' });
     fake.always('reply', { hang: true });
-    const started = Date.now();
     const t = await harness().ticket({ message: 'Ma fibre est coupée depuis ce matin' });
-    const elapsed = Date.now() - started;
-    expect(elapsed).to.be.within(250, 3000);
     expect((t.body.assistant_message as { content: string }).content).to.equal(ACK);
     const stored = await read(t.id);
     expect(stored.messages.map((m: { type: string }) => m.type)).to.deep.equal(['customer', 'assistant']);
@@ -96,7 +97,7 @@ describe('assistant resilience', () => {
     for (let i = 0; i < 3; i++) await harness().ticket({ message: `Panne totale de ma ligne ${i}` });
     const degraded = await eventually('the circuit to open', async () => {
       const body = await health();
-      return body.checks.assistant.status === 'degraded' && body;
+      return /circuit open/.test(body.checks.assistant.detail) && body;
     });
     expect(degraded.status).to.equal('degraded');
     expect(degraded.checks.assistant.detail).to.match(/circuit open/);
@@ -113,6 +114,36 @@ describe('assistant resilience', () => {
     expect(Number(agentSuggest.headers['retry-after'])).to.be.within(1, 60);
     await sleep(200);
     expect(fake.requests.length).to.equal(seen);
+  });
+
+  it(`reports the assistant degraded after ${DEGRADED_AFTER_FAILURES} Mistral failures in a row while the circuit is still closed, and ok again after one success`, async () => {
+    await start({ MISTRAL_BREAKER_MIN_CALLS: '1000' });
+    const t = await harness().ticket({ message: 'Ma box clignote en rouge' });
+    await eventually('the ticket to be analysed', async () => (await read(t.id)).analytics);
+    expect((await health()).checks.assistant.status).to.equal('ok');
+    const suggest = () =>
+      harness().http().post(`/v1/tickets/${t.id}/suggest-reply`).set('authorization', `Bearer ${agent.token}`);
+
+    // Every call fails from now on; each suggestion makes one or two calls (the FAQ search, the chat).
+    fake.reset();
+    failEverything({ status: 500 });
+    while (fake.requests.length < DEGRADED_AFTER_FAILURES) {
+      expect((await health()).checks.assistant.status, `after ${fake.requests.length} failed calls`).to.equal('ok');
+      await suggest().expect(503);
+    }
+    const degraded = await health();
+    expect(degraded.checks.assistant.status, `after ${fake.requests.length} failed calls`).to.equal('degraded');
+    expect(degraded.checks.assistant.detail).to.match(/Mistral calls failed/);
+    expect(degraded.checks.assistant.detail).to.not.match(/circuit/);
+    expect(degraded.status).to.equal('degraded');
+    await harness().http().get('/health/ready').expect(200);
+
+    // Mistral answers again: one success is enough.
+    fake.reset();
+    await suggest().expect(200);
+    const healthy = await health();
+    expect(healthy.checks.assistant.status).to.equal('ok');
+    expect(healthy.status).to.equal('ok');
   });
 
   it('half-open lets exactly one probe through, and its success closes the circuit', async () => {

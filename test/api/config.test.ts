@@ -15,6 +15,7 @@ describe('configuration', () => {
       tickets: 'freeda-tickets',
       principals: 'freeda-principals',
       ratelimits: 'freeda-ratelimits',
+      events: 'freeda-events',
     });
     expect(c.rateLimits).to.include({ ticketsPerHour: 5, messagesPerMinute: 20 });
     expect(c.trustProxyHops).to.equal(0);

@@ -1,14 +1,16 @@
 /**
  * The OpenAPI document tells the truth: every operation is driven on the real app (success, validation,
- * credentials, not found, preconditions, rate limits, an unavailable table) and every response is checked
+ * credentials, not found, preconditions, rate limits, Idempotency-Key replays and refusals, an unavailable
+ * table) and every response is checked
  * against the document — status declared, body valid against its schema, declared headers present and valid,
  * no API header undeclared. The suite fails if the app serves a route the document does not list, or the
  * document lists an operation this suite never drove.
  */
+import { randomUUID } from 'node:crypto';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { expect } from 'chai';
 import type { Response } from 'supertest';
-import { startAssistantHarness } from '../support/assistant.js';
+import { eventually, startAssistantHarness } from '../support/assistant.js';
 import { ADMIN_KEY, type Harness, startHarness } from '../support/harness.js';
 import { type FakeMistral, startFakeMistral } from '../support/mistral-server.js';
 import { appRoutes, Conformance } from '../support/openapi-conformance.js';
@@ -34,7 +36,9 @@ describe('OpenAPI document conformance (every route, every response checked agai
   let agent: { email: string; token: string };
   let manager: { email: string; token: string };
 
-  before(async () => {
+  before(async function () {
+    // The first suite of a run may wait for DynamoDB Local's JVM to start on a busy machine.
+    this.timeout(120_000);
     fake = await startFakeMistral();
     h = await startAssistantHarness(fake);
     doc = new Conformance((await h.http().get('/openapi.json').expect(200)).body);
@@ -103,6 +107,28 @@ describe('OpenAPI document conformance (every route, every response checked agai
     await call('getPublicTicket', 400, { params: { ticket_id: 'not-an-id' }, token });
 
     await call('addPublicMessage', 201, { params: { ticket_id: id }, token, body: { content: 'Toujours en panne' } });
+
+    const page = await call('listPublicTicketMessages', 200, {
+      params: { ticket_id: id },
+      token,
+      query: { limit: '1' },
+    });
+    expect(page.body.items).to.have.length(1);
+    expect(page.body.next_cursor).to.be.a('string');
+    const rest = await call('listPublicTicketMessages', 200, {
+      params: { ticket_id: id },
+      token,
+      query: { cursor: page.body.next_cursor },
+    });
+    expect(rest.body.items).to.not.be.empty;
+    const badPage = await call('listPublicTicketMessages', 400, {
+      params: { ticket_id: id },
+      token,
+      query: { limit: '0' },
+    });
+    expect(badPage.body.error.details[0].path).to.equal('query.limit');
+    await call('listPublicTicketMessages', 401, { params: { ticket_id: id } });
+    await call('listPublicTicketMessages', 404, { params: { ticket_id: id }, token: other.token });
     await call('addPublicMessage', 400, { params: { ticket_id: id }, token, body: { content: '' } });
     await call('addPublicMessage', 401, { params: { ticket_id: id }, body: { content: 'x' } });
     await call('addPublicMessage', 404, { params: { ticket_id: id }, token: other.token, body: { content: 'x' } });
@@ -145,6 +171,16 @@ describe('OpenAPI document conformance (every route, every response checked agai
     const reply = await call('addTicketMessage', 201, { params, token, body: { content: 'On regarde tout de suite' } });
     expect(reply.headers.etag).to.equal(`"${reply.body.ticket.version}"`);
     await call('addTicketMessage', 201, { params, token, body: { content: 'note', internal: true } });
+
+    const page = await call('listTicketMessages', 200, { params, token, query: { limit: '1' } });
+    expect(page.body.items).to.have.length(1);
+    expect(page.body.next_cursor).to.be.a('string');
+    const rest = await call('listTicketMessages', 200, { params, token, query: { cursor: page.body.next_cursor } });
+    expect(rest.body.items.some((m: { type: string }) => m.type === 'internal')).to.equal(true);
+    const badPage = await call('listTicketMessages', 400, { params, token, query: { limit: 'abc' } });
+    expect(badPage.body.error.details[0].path).to.equal('query.limit');
+    await call('listTicketMessages', 401, { params });
+    await call('listTicketMessages', 404, { params: { ticket_id: 'FRE-00000000' }, token });
     await call('addTicketMessage', 400, { params, token, body: { content: 'x', internal: 'yes' } });
     await call('addTicketMessage', 401, { params, body: { content: 'x' } });
     await call('addTicketMessage', 404, { params: { ticket_id: 'FRE-00000000' }, token, body: { content: 'x' } });
@@ -181,8 +217,22 @@ describe('OpenAPI document conformance (every route, every response checked agai
     await call('updateTicket', 415, { params, token, headers: ifMatch('*'), raw: { type: 'text/plain', data: 'x' } });
 
     const history = await call('getTicketHistory', 200, { params, token });
-    const tags = history.body.events.find((e: { type: string }) => e.type === 'tags_changed');
-    expect(tags).to.deep.include({ from: [], to: ['fibre', 'vip'] });
+    expect(history.body.next_cursor).to.equal(null);
+    const tagged = history.body.events.find(
+      (e: { type: string; data: { changes?: { tags?: unknown } } }) =>
+        e.type === 'ticket.updated' && e.data.changes?.tags,
+    );
+    expect(tagged.data.changes.tags.after).to.deep.equal(['fibre', 'vip']);
+    const firstEvent = await call('getTicketHistory', 200, { params, token, query: { limit: '1' } });
+    expect(firstEvent.body.events).to.have.length(1);
+    expect(firstEvent.body.events[0].type).to.equal('ticket.created');
+    const nextEvents = await call('getTicketHistory', 200, {
+      params,
+      token,
+      query: { cursor: firstEvent.body.next_cursor },
+    });
+    expect(nextEvents.body.events[0].id).to.equal(history.body.events[1].id);
+    await call('getTicketHistory', 400, { params, token, query: { cursor: 'not-a-cursor' } });
     await call('getTicketHistory', 400, { params: { ticket_id: 'x' }, token });
     await call('getTicketHistory', 401, { params });
     await call('getTicketHistory', 404, { params: { ticket_id: 'FRE-00000000' }, token });
@@ -309,6 +359,71 @@ describe('OpenAPI document conformance (every route, every response checked agai
     await call('deleteUser', 204, { params, token: ADMIN_KEY });
     await call('deleteUser', 404, { params, token: ADMIN_KEY });
     await call('deleteUser', 401, { params });
+  });
+
+  it('Idempotency-Key: on every creation route a replay marked Idempotent-Replayed, and a reused key (422)', async () => {
+    const t = await h.ticket();
+    const email = `replayed-${Date.now()}@freeda.test`;
+    const user = { email, name: 'Replayed', role: 'agent', password: 'a long enough passphrase' };
+    const routes: Array<[string, Call, object]> = [
+      ['createPublicTicket', { body: { message: 'Plus de tonalité' } }, { message: 'Autre chose' }],
+      [
+        'addPublicMessage',
+        { params: { ticket_id: t.id }, token: t.token, body: { content: 'Toujours rien' } },
+        { content: 'Autre chose' },
+      ],
+      [
+        'addTicketMessage',
+        { params: { ticket_id: t.id }, token: agent.token, body: { content: 'On regarde' } },
+        { content: 'Autre chose' },
+      ],
+      ['createUser', { token: ADMIN_KEY, body: user }, { ...user, name: 'Someone else' }],
+      [
+        'createApiKey',
+        { token: ADMIN_KEY, body: { name: 'Replayed', role: 'agent' } },
+        { name: 'Other', role: 'agent' },
+      ],
+    ];
+    for (const [operationId, c, otherBody] of routes) {
+      const headers = { 'idempotency-key': randomUUID() };
+      const first = await call(operationId, 201, { ...c, headers });
+      expect(first.headers, operationId).to.not.have.property('idempotent-replayed');
+      const replay = await call(operationId, 201, { ...c, headers });
+      expect(replay.headers['idempotent-replayed'], operationId).to.equal('true');
+      expect(replay.text, operationId).to.equal(first.text);
+      const reused = await call(operationId, 422, { ...c, headers, body: otherBody });
+      expect(reused.body.error.code, operationId).to.equal('idempotency_key_reused');
+      const malformed = await call(operationId, 400, { ...c, headers: { 'idempotency-key': 'k'.repeat(256) } });
+      expect(malformed.body.error.details[0].path, operationId).to.equal('headers.idempotency-key');
+    }
+  });
+
+  it('Idempotency-Key: a repeat while the first request runs is a 409 with Retry-After', async () => {
+    // The assistant's reply is part of opening a ticket: holding it keeps the first request in flight.
+    const slow = await startAssistantHarness(fake, {
+      ASSISTANT_REPLY_TIMEOUT_MS: '30000',
+      MISTRAL_TIMEOUT_MS: '30000',
+    });
+    let release = () => {};
+    try {
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      fake.next('reply', { until: held, answer: { content: 'Redémarrez votre box.\n--\nAgent Free' } });
+      const replies = fake.calls('reply').length;
+      const keyed = { headers: { 'idempotency-key': randomUUID() }, body: { message: 'Coupures tous les soirs' } };
+      const first = drive(slow, 'createPublicTicket', 201, keyed);
+      await eventually('the first request reaches the assistant', () => fake.calls('reply').length > replies);
+      const during = await drive(slow, 'createPublicTicket', 409, keyed);
+      expect(during.body.error.code).to.equal('idempotency_request_in_progress');
+      expect(during.headers['retry-after']).to.equal('1');
+      release();
+      await first;
+      await drive(slow, 'createPublicTicket', 201, keyed);
+    } finally {
+      release();
+      await slow.close();
+    }
   });
 
   it('rate limits: 429 with Retry-After and the RateLimit headers, which successes carry too', async () => {

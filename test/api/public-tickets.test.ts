@@ -167,8 +167,11 @@ describe('public tickets (customers)', () => {
     const { TicketRepository } = await import('../../api/tickets/repository.js');
     const { CursorCodec } = await import('../../api/tickets/cursor.js');
     const ids = ['FRE-COLL1DE0', 'FRE-COLL1DE0', 'FRE-FRESH000'];
+    const { EventLog } = await import('../../api/events/log.js');
+    const events = new EventLog(h.runtime.dynamo.doc, h.tables.events, 30);
     const service = new TicketService({
-      repository: new TicketRepository(h.runtime.dynamo.doc, h.tables.tickets),
+      repository: new TicketRepository(h.runtime.dynamo.doc, h.tables.tickets, events),
+      events,
       cursors: new CursorCodec(Buffer.alloc(32)),
       userExists: async () => true,
       newId: () => ids.shift() as string,

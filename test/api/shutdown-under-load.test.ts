@@ -3,7 +3,7 @@ import { STOP_TIMEOUT_SECONDS } from '../../api/contract.js';
 import { runShutdownScenario, shutdownSummary, shutdownViolations } from '../support/shutdown-scenario.js';
 
 describe('graceful shutdown under load (real process)', function () {
-  this.timeout(45_000);
+  this.timeout(120_000);
 
   it('on SIGTERM under 100 busy keep-alive connections: readiness 503 first, every request it read answered 201, nothing read is lost, exit 0 in time', async () => {
     const shutdownDelayMs = 2000;

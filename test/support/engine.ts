@@ -1,4 +1,7 @@
-/** One in-memory dynalite per test process, on a loopback port; every suite gets tables of its own. */
+/**
+ * One in-memory DynamoDB Local per test run (a JVM takes seconds to start), on a loopback port; every suite
+ * gets tables of its own. It stops when the test process ends (see api/db/local-engine.ts).
+ */
 import { randomBytes } from 'node:crypto';
 import { type LocalEngine, startLocalEngine } from '../../api/db/local-engine.js';
 
@@ -10,7 +13,12 @@ export function sharedEngine(): Promise<LocalEngine> {
 }
 
 /** Fresh table names, so suites never see each other's data. */
-export function uniqueTableNames(): { tickets: string; principals: string; ratelimits: string } {
+export function uniqueTableNames(): { tickets: string; principals: string; ratelimits: string; events: string } {
   const tag = randomBytes(4).toString('hex');
-  return { tickets: `test-${tag}-tickets`, principals: `test-${tag}-principals`, ratelimits: `test-${tag}-ratelimits` };
+  return {
+    tickets: `test-${tag}-tickets`,
+    principals: `test-${tag}-principals`,
+    ratelimits: `test-${tag}-ratelimits`,
+    events: `test-${tag}-events`,
+  };
 }

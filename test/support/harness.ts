@@ -1,5 +1,5 @@
 /**
- * The real app on real tables: dynalite on loopback, the production wiring (buildRuntime) from a config made
+ * The real app on real tables: DynamoDB Local on loopback, the production wiring (buildRuntime) from a config made
  * of environment variables, log lines captured for inspection, and helpers to make users and tickets.
  */
 import { Writable } from 'node:stream';
@@ -19,7 +19,7 @@ export const SIGNING_KEY = 'test-token-signing-key-0123456789abcdefgh';
 export interface Harness {
   app: Express;
   runtime: Runtime;
-  tables: { tickets: string; principals: string; ratelimits: string };
+  tables: { tickets: string; principals: string; ratelimits: string; events: string };
   endpoint: string;
   /** Every log line written so far, as raw JSON text. */
   logs: string[];
@@ -50,6 +50,7 @@ export async function startHarness(env: Record<string, string> = {}, tables = un
     TICKETS_TABLE: tables.tickets,
     PRINCIPALS_TABLE: tables.principals,
     RATE_LIMITS_TABLE: tables.ratelimits,
+    EVENTS_TABLE: tables.events,
     // Suites open many tickets from one address; the rate-limit tests set their own limits.
     RATE_LIMIT_TICKETS_PER_HOUR: '100000',
     RATE_LIMIT_MESSAGES_PER_MINUTE: '100000',

@@ -25,6 +25,8 @@ export interface Attempt {
   status?: number;
   /** The response asked the client not to reuse the connection. */
   connectionClose?: boolean;
+  /** The response's Retry-After header, if any. */
+  retryAfter?: string;
   /** Set when no complete response came back: the socket error code or message. */
   error?: string;
   /** Response bytes had started to arrive before the error (a cut response). */
@@ -93,6 +95,7 @@ export function startLoad({ host = '127.0.0.1', port, connections, next, stopOnR
             attempt.partial = false;
             attempt.status = res.statusCode;
             attempt.connectionClose = /close/i.test(String(res.headers.connection ?? ''));
+            if (res.headers['retry-after'] !== undefined) attempt.retryAfter = String(res.headers['retry-after']);
             finish();
           });
           res.on('error', (err: NodeJS.ErrnoException) => {

@@ -19,6 +19,8 @@ export type Scripted =
   | { hang: true }
   /** Answers after a delay. */
   | { delayMs: number; answer: Scripted }
+  /** Answers once the test says so (the promise resolves): a call held open for as long as a test needs. */
+  | { until: Promise<unknown>; answer: Scripted }
   /** Drops the connection without an answer. */
   | { reset: true };
 
@@ -31,6 +33,8 @@ export interface RecordedRequest {
   // biome-ignore lint/suspicious/noExplicitAny: a JSON body as the client sent it
   body: any;
   authorization: string | undefined;
+  /** Whether the exchange is over: the answer was sent, or the client closed the connection first. */
+  settled: boolean;
 }
 
 export interface FakeMistral {
@@ -156,6 +160,12 @@ export async function startFakeMistral(): Promise<FakeMistral> {
       res.on('close', () => clearTimeout(timer));
       return;
     }
+    if ('until' in answer) {
+      answer.until.then(() => {
+        if (!res.writableEnded && !res.destroyed) send(req, res, answer.answer);
+      });
+      return;
+    }
     let status = 200;
     let body: unknown;
     let headers: Record<string, string> = {};
@@ -198,7 +208,16 @@ export async function startFakeMistral(): Promise<FakeMistral> {
         res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"not found"}');
         return;
       }
-      const recorded: RecordedRequest = { kind, path, body, authorization: req.headers.authorization };
+      const recorded: RecordedRequest = {
+        kind,
+        path,
+        body,
+        authorization: req.headers.authorization,
+        settled: false,
+      };
+      res.on('close', () => {
+        recorded.settled = true;
+      });
       requests.push(recorded);
       const override = overrides[kind];
       const answer =

@@ -22,6 +22,7 @@ const CONTRACT_HEADERS = [
   'cache-control',
   'content-disposition',
   'etag',
+  'idempotent-replayed',
   'location',
   'ratelimit',
   'ratelimit-policy',

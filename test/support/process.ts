@@ -10,17 +10,29 @@ export interface ServiceProcess {
   exited: Promise<number | null>;
 }
 
-export function runService(env: Record<string, string>): {
+/** Services still running when the test process ends (a test failed before stopping its own) are killed. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/** `nodeArgs`: options for node before the entry (e.g. `--import` of a test's fault injector). */
+export function runService(
+  env: Record<string, string>,
+  { nodeArgs = [] }: { nodeArgs?: string[] } = {},
+): {
   child: ChildProcess;
   ready: Promise<ServiceProcess>;
   exited: Promise<number | null>;
   stdout: () => string;
   stderr: () => string;
 } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'api/server.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, 'api/server.ts'], {
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'development', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
   let out = '';
   let err = '';
   let listening = false;

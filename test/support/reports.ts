@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { TICKET_SK } from '../../api/db/tables.js';
+import { EventLog } from '../../api/events/log.js';
 import type { Analytics, Channel, MessageType, Status } from '../../api/tickets/model.js';
 import { messageSortKey, type TicketItem, TicketRepository } from '../../api/tickets/repository.js';
 import type { Harness } from './harness.js';
@@ -16,7 +17,7 @@ export interface SeedTicket {
   resolution_seconds?: number;
   analytics?: Partial<Analytics>;
   first_response_at?: string;
-  /** Conversation as [type, created_at]; the first customer message goes in the ticket item, as the API does. */
+  /** Conversation as [type, created_at], one message item each. */
   messages?: Array<[MessageType, string]>;
 }
 
@@ -24,13 +25,15 @@ export interface SeedTicket {
 export const seedId = () => `FRE-${randomBytes(4).toString('hex').toUpperCase()}`;
 
 export function ticketsRepository(h: Harness): TicketRepository {
-  return new TicketRepository(h.runtime.dynamo.doc, h.tables.tickets);
+  return new TicketRepository(
+    h.runtime.dynamo.doc,
+    h.tables.tickets,
+    new EventLog(h.runtime.dynamo.doc, h.tables.events, 30),
+  );
 }
 
 export async function seed(h: Harness, tickets: SeedTicket[]): Promise<void> {
-  const repo = ticketsRepository(h);
   for (const t of tickets) {
-    const [first, ...rest] = t.messages ?? [];
     const item: TicketItem = {
       ticket_id: t.id,
       sk: TICKET_SK,
@@ -57,19 +60,16 @@ export async function seed(h: Harness, tickets: SeedTicket[]): Promise<void> {
       }),
       ...(t.first_response_at && { first_response_at: t.first_response_at }),
       version: 1,
-      ...(first && {
-        initial_message: {
-          message_id: `${t.id}-0`,
-          type: first[0],
-          content: 'hello',
-          author_name: 'Customer',
-          created_at: first[1],
-        },
-      }),
     };
-    if (!(await repo.create(item))) throw new Error(`ticket ${t.id} exists`);
+    await h.runtime.dynamo.doc.send(
+      new PutCommand({
+        TableName: h.tables.tickets,
+        Item: TicketRepository.withIndexAttributes(item),
+        ConditionExpression: 'attribute_not_exists(ticket_id)',
+      }),
+    );
     let n = 0;
-    for (const [type, at] of rest) {
+    for (const [type, at] of t.messages ?? []) {
       const message_id = `${t.id}-${++n}`;
       await h.runtime.dynamo.doc.send(
         new PutCommand({

@@ -44,7 +44,7 @@ export async function seedTickets(
     onProgress,
   }: { from?: number; to: number; parallel?: number; onProgress?: (n: number) => void },
 ): Promise<string[]> {
-  const { client, doc } = createDynamoClients({ endpoint, timeoutMs: 30_000 });
+  const { client, doc } = createDynamoClients({ endpoint, timeoutMs: 30_000, connectTimeoutMs: 30_000 });
   const ids: string[] = [];
   const batches = chunks(
     Array.from({ length: to - from }, (_, k) => TicketRepository.withIndexAttributes(seedTicket(from + k))),

@@ -1,5 +1,5 @@
 /**
- * Graceful shutdown under load, end to end: the real service process on dynalite (a process of its own), a
+ * Graceful shutdown under load, end to end: the real service process on DynamoDB Local (a process of its own), a
  * closed-loop load of agents writing internal notes on their tickets (two reads and a write in DynamoDB
  * each, made slower by a proxy so that many are in flight at any time), then SIGTERM. Shared by the test suite (small) and the load test (large).
  *
@@ -13,9 +13,10 @@ import { Agent, get as httpGet } from 'node:http';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { createDynamoClients } from '../../api/db/client.js';
 import { MESSAGE_SK_PREFIX } from '../../api/db/tables.js';
-import { createTables, startDynaliteProcess } from './dynalite-process.js';
+import { sharedEngine } from './engine.js';
 import { ADMIN_KEY, SIGNING_KEY } from './harness.js';
 import { type Attempt, now, startLoad, watchListener } from './load.js';
+import { createTables } from './local-dynamodb.js';
 import { runService } from './process.js';
 import { seedTickets } from './seed.js';
 import { TcpProxy } from './tcp-proxy.js';
@@ -45,10 +46,14 @@ export interface ShutdownReport {
   /** Readiness before SIGTERM, and once the service said it was shutting down (0: no answer). */
   readinessBefore: number;
   readinessDuring: number;
+  /** When the second probe was sent (a test process too busy to send it within the delay proves nothing). */
+  readinessProbedAt: number;
   /** Request ids whose note is in the table. */
   stored: Set<string>;
   /** Request ids in the service's access log, with the status it logged. */
   logged: Map<string, number>;
+  /** Request ids for which the service logged a failed DynamoDB call, with the error's name. */
+  failedCalls: Map<string, string>;
   stdout: string;
   stderr: string;
 }
@@ -56,7 +61,7 @@ export interface ShutdownReport {
 /** Every internal note stored on these tickets (their contents are the request ids). */
 async function storedNotes(endpoint: string, table: string, ticketIds: string[]): Promise<Set<string>> {
   const stored = new Set<string>();
-  const { client, doc } = createDynamoClients({ endpoint, timeoutMs: 10_000 });
+  const { client, doc } = createDynamoClients({ endpoint, timeoutMs: 30_000, connectTimeoutMs: 30_000 });
   try {
     await Promise.all(
       ticketIds.map(async (ticketId) => {
@@ -82,7 +87,7 @@ async function storedNotes(endpoint: string, table: string, ticketIds: string[])
 }
 
 export async function runShutdownScenario(options: ShutdownScenarioOptions): Promise<ShutdownReport> {
-  const engine = await startDynaliteProcess();
+  const engine = await sharedEngine();
   let proxy: TcpProxy | undefined;
   try {
     const tables = await createTables(engine.endpoint);
@@ -139,6 +144,11 @@ export async function runShutdownScenario(options: ShutdownScenarioOptions): Pro
       if (line) shutdownAt = Date.parse((JSON.parse(line) as { timestamp: string }).timestamp);
       else await new Promise((r) => setTimeout(r, 5));
     }
+    // One probe, on the connection opened before SIGTERM and idle since: nothing queues in front of it, so the
+    // service reads it at once during the delay. (A loop of probes would not do: an answer given as draining
+    // began carries Connection: close, and the next probe, on a fresh connection behind the load, can sit
+    // unread until the listener closes on a busy machine.)
+    const readinessProbedAt = now();
     const readinessDuring = await readinessProbe();
     probeAgent.destroy();
 
@@ -149,10 +159,15 @@ export async function runShutdownScenario(options: ShutdownScenarioOptions): Pro
     // What the service did: the notes in the table, the requests in its access log.
     const stored = await storedNotes(engine.endpoint, ticketsTable, ticketIds);
     const logged = new Map<string, number>();
+    const failedCalls = new Map<string, string>();
     for (const line of service.stdout().split('\n')) {
-      if (!line.includes('"message":"request"')) continue;
-      const entry = JSON.parse(line) as { request_id?: string; status?: number };
-      if (entry.request_id?.startsWith('load-')) logged.set(entry.request_id, entry.status ?? 0);
+      if (line.includes('"message":"request"')) {
+        const entry = JSON.parse(line) as { request_id?: string; status?: number };
+        if (entry.request_id?.startsWith('load-')) logged.set(entry.request_id, entry.status ?? 0);
+      } else if (line.includes('"message":"request failed"')) {
+        const entry = JSON.parse(line) as { request_id?: string; err?: { name?: string } };
+        if (entry.request_id?.startsWith('load-')) failedCalls.set(entry.request_id, entry.err?.name ?? '?');
+      }
     }
     // The listener was open at least as late as the last fresh connection that got an answer.
     const lastFresh = Math.max(
@@ -170,20 +185,26 @@ export async function runShutdownScenario(options: ShutdownScenarioOptions): Pro
       listenerClosedBy: listener.firstRefused,
       readinessBefore,
       readinessDuring,
+      readinessProbedAt,
       stored,
       logged,
+      failedCalls,
       stdout: service.stdout(),
       stderr: service.stderr(),
     };
   } finally {
     await proxy?.close();
-    await engine.stop();
   }
 }
 
 /**
  * The verdict on a run, as a list of violations (empty: the shutdown was graceful). Only properties that
- * hold however slow the machine is: nothing here depends on how fast the service answers.
+ * hold however slow the machine is: nothing here depends on how fast the service answers. The one bound,
+ * the exit inside the stop timeout, is the product's own limit and several times what a run takes.
+ *
+ * The answers allowed are 201, and a 503 with Retry-After for a request whose DynamoDB call missed its
+ * deadline (the service logged a TimeoutError for it): on a busy machine that is the right answer. Any other
+ * error status, or a 503 for another reason, would mean a dependency was released while still in use.
  */
 export function shutdownViolations(
   r: ShutdownReport,
@@ -200,25 +221,36 @@ export function shutdownViolations(
   if (r.exitedAt - r.signalAt > stopTimeoutMs) problems.push(`exit ${at(r.exitedAt)}`);
   if (!r.shutdownAt) problems.push('the service never logged the start of its shutdown');
 
-  // Readiness: 200 before, 503 once shutting down, while the listener still served.
+  // Readiness: 200 before, 503 once shutting down, while the listener still served. Judged only if this process
+  // managed to send its probe within the delay (it normally does within milliseconds).
   if (r.readinessBefore !== 200) problems.push(`readiness before SIGTERM: ${r.readinessBefore}`);
-  if (r.readinessDuring !== 503) problems.push(`readiness during the shutdown delay: ${r.readinessDuring}`);
-  // The listener stayed open for the whole delay (seen accepting at least 3/4 into it; probes are sparse on
-  // a busy machine), and then closed.
-  if (r.listenerOpenAt < r.shutdownAt + (shutdownDelayMs * 3) / 4) {
-    problems.push(`listener last seen open ${Math.round(r.listenerOpenAt - r.shutdownAt)} ms into the delay`);
+  if (r.readinessDuring !== 503 && r.readinessProbedAt < r.shutdownAt + shutdownDelayMs) {
+    problems.push(`readiness during the shutdown delay: ${r.readinessDuring}`);
   }
+  // The listener kept accepting after the shutdown began, was never seen refusing before the delay was over
+  // (a lower bound: a busy machine only makes the close later), and then closed. A few ms of slack for the
+  // service's log timestamps, which have millisecond resolution.
+  if (r.listenerOpenAt <= r.shutdownAt) problems.push('the listener was not seen accepting after the shutdown began');
   if (!r.listenerClosedBy) problems.push('the listener was never seen closed');
+  else if (r.listenerClosedBy < r.shutdownAt + shutdownDelayMs - 5) {
+    problems.push(
+      `listener closed ${Math.round(r.listenerClosedBy - r.shutdownAt)} ms into a ${shutdownDelayMs} ms delay`,
+    );
+  }
 
-  // 1. No error status at any time: nothing was refused because a dependency was released too early.
-  for (const a of r.attempts) if (a.status !== undefined && a.status !== 201) problems.push(`status: ${fmt(a)}`);
+  // 1. No other error status at any time: nothing was refused because a dependency was released too early.
+  const deadlineMissed = (id: string) => r.failedCalls.get(id) === 'TimeoutError';
+  const allowed = (a: Attempt) => a.status === 201 || (a.status === 503 && !!a.retryAfter && deadlineMissed(a.id));
+  for (const a of r.attempts) if (a.status !== undefined && !allowed(a)) problems.push(`status: ${fmt(a)}`);
   // 2. Every accepted request (stored or logged) got its complete answer.
   for (const id of new Set([...r.stored, ...r.logged.keys()])) {
     const a = byId.get(id);
     if (!a) problems.push(`${id} was handled but never sent`);
-    else if (a.status !== 201) problems.push(`accepted, not answered: ${fmt(a)}`);
+    else if (a.status === undefined) problems.push(`accepted, not answered: ${fmt(a)}`);
   }
-  for (const [id, status] of r.logged) if (status !== 201) problems.push(`logged ${status} for ${id}`);
+  for (const [id, status] of r.logged) {
+    if (status !== 201 && !(status === 503 && deadlineMissed(id))) problems.push(`logged ${status} for ${id}`);
+  }
   // 3. Every 201 is real.
   for (const a of r.attempts) if (a.status === 201 && !r.stored.has(a.id)) problems.push(`201, not stored: ${fmt(a)}`);
   // 4. What failed was never read (by 2) and failed at the connection, without a byte of answer; and nothing
@@ -243,6 +275,7 @@ export function shutdownSummary(r: ShutdownReport) {
     requests: r.attempts.length,
     ok: ok.length,
     okAfterShutdownBegan: ok.filter((a) => a.connectionClose).length,
+    deadlineMissed: r.attempts.filter((a) => a.status === 503).length,
     failedUnread: failed.length,
     failures: [...new Set(failed.map((a) => a.error))],
     // Answered after the listener was seen refusing connections: read before the close, finished after it.

@@ -5,6 +5,8 @@
  *  - `stall()`: connections are accepted and requests swallowed, nothing ever comes back (a hung endpoint);
  *  - `reset()`: every connection is accepted, then reset at once.
  * `forward()` again restores service on the same port, so the client under test needs no new configuration.
+ * `dropAnswerTo(marker)`: the next request containing `marker` (e.g. an X-Amz-Target) reaches the target, and
+ * its answer never comes back (a lost answer: the write happened, the client times out and retries).
  * `latencyMs` delays every answer, to keep requests in flight (a slow dependency).
  */
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
@@ -14,6 +16,8 @@ export type ProxyMode = 'forward' | 'stall' | 'refuse' | 'reset';
 interface Link {
   client: Socket;
   upstream?: Socket;
+  /** The answers on this connection are swallowed. */
+  dropping?: boolean;
 }
 
 export class TcpProxy {
@@ -25,6 +29,9 @@ export class TcpProxy {
   latencyMs = 0;
   /** Connections accepted since start (all modes but `refuse`). */
   accepted = 0;
+  /** Requests forwarded whose answer was dropped. */
+  droppedAnswers = 0;
+  private dropMarker: string | undefined;
   port = 0;
 
   private constructor(
@@ -90,13 +97,22 @@ export class TcpProxy {
     upstream.on('error', () => client.destroy());
     upstream.on('close', () => client.destroy());
     client.pipe(upstream);
+    client.on('data', (chunk: Buffer) => {
+      if (this.dropMarker && chunk.includes(this.dropMarker)) {
+        this.dropMarker = undefined;
+        this.droppedAnswers++;
+        link.dropping = true;
+      }
+    });
     if (this.latencyMs > 0) {
       // Same delay for every chunk: timers fire in order, so the byte stream keeps its order.
       upstream.on('data', (chunk) =>
-        setTimeout(() => link.upstream === upstream && client.write(chunk), this.latencyMs),
+        setTimeout(() => link.upstream === upstream && !link.dropping && client.write(chunk), this.latencyMs),
       );
     } else {
-      upstream.pipe(client);
+      upstream.on('data', (chunk) => {
+        if (!link.dropping) client.write(chunk);
+      });
     }
   }
 
@@ -111,6 +127,11 @@ export class TcpProxy {
       link.upstream.end();
       link.upstream = undefined;
     }
+  }
+
+  /** The next request containing `marker` is delivered, and its answer dropped (one request only). */
+  dropAnswerTo(marker: string): void {
+    this.dropMarker = marker;
   }
 
   /** Accepts and swallows: requests on new and already open connections never get an answer. */

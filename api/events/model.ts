@@ -1,0 +1,65 @@
+/**
+ * The events of the log (DESIGN 3b): what happened to a ticket, one event per change, written in the change's
+ * own transaction. The zod schemas document the history and feed responses.
+ */
+import { z } from 'zod';
+import { eventId } from './ids.js';
+
+export const EVENT_TYPES = [
+  'ticket.created',
+  'message.created',
+  'ticket.updated',
+  'ticket.deleted',
+  'ticket.analyzed',
+  'churn.alert',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** Who made the change: `customer`, `assistant`, `system` (the analysis), or a principal id (agent, API key). */
+export type Actor = string;
+
+/** A field a change moved: its value before and after (absent values are null). */
+export interface FieldChange {
+  before: unknown;
+  after: unknown;
+}
+
+export interface TicketEvent {
+  /** Sorts in time order: `<ISO 8601 time>#<random>`. */
+  id: string;
+  type: EventType;
+  created_at: string;
+  ticket_id: string;
+  actor: Actor;
+  data: Record<string, unknown>;
+}
+
+export const Event = z
+  .object({
+    id: z.string().meta({ description: 'Sorts in time order', example: '2026-11-24T10:15:30.000Z#4f1c2a9b7d3e' }),
+    type: z.enum(EVENT_TYPES),
+    created_at: z.iso.datetime(),
+    ticket_id: z.string(),
+    actor: z.string().meta({ description: '`customer`, `assistant`, `system`, or the agent or API key' }),
+    data: z.record(z.string(), z.unknown()).meta({
+      description:
+        'ticket.created: channel, priority, status, first message id; message.created: message_id, type, author_name, internal, and `changes` when the message moved the ticket; ticket.updated: `changes` {field: {before, after}}; ticket.analyzed: the analytics; churn.alert: churn_risk and category',
+    }),
+  })
+  .meta({ id: 'Event' });
+
+export const EventPage = z
+  .object({ events: z.array(Event), next_cursor: z.string().nullable() })
+  .meta({ id: 'EventPage' });
+export type EventPage = z.infer<typeof EventPage>;
+
+/** A new event (its id taken now, before the transaction that writes it commits). */
+export function newEvent(
+  type: EventType,
+  ticketId: string,
+  actor: Actor,
+  at: string,
+  data: Record<string, unknown> = {},
+): TicketEvent {
+  return { id: eventId(at), type, created_at: at, ticket_id: ticketId, actor, data };
+}

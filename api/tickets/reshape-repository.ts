@@ -1,0 +1,192 @@
+/**
+ * Moves tickets stored by earlier versions to the current shape, for the operator command `npm run
+ * migrate:shape` (the service never uses this). Earlier versions kept the first customer message inside the
+ * ticket item (`initial_message`) and the ticket's history there too (`events`, which grew with every change).
+ * Per ticket, one transaction: the first message becomes a message item, the history becomes events of the
+ * log (`ticket.created`, then one `ticket.updated` per recorded change), and the ticket item loses both,
+ * conditional on the version that was read. Every id is derived from the ticket, so a rerun writes the same
+ * items again and converges; a ticket changed meanwhile is left for the next run.
+ */
+import { createHash } from 'node:crypto';
+import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { ACTIVITY_SK, LIST_ALL_VALUE, listIndexFor, TICKET_SK } from '../db/tables.js';
+import { commit, MAX_TRANSACTION_ITEMS, TransactionCancelled, type Write } from '../db/transaction.js';
+import type { EventLog } from '../events/log.js';
+import type { TicketEvent } from '../events/model.js';
+import { messageSortKey, type TicketItem } from './repository.js';
+
+/** What earlier versions stored in the ticket item. */
+interface LegacyShape {
+  initial_message?: {
+    message_id: string;
+    type: string;
+    content: string;
+    author_name: string;
+    author_email?: string;
+    created_at: string;
+  };
+  events?: Array<{ type: string; at: string; by: string; from?: unknown; to?: unknown }>;
+}
+
+const FIELD_OF: Record<string, string> = {
+  status_changed: 'status',
+  assigned: 'assigned_to',
+  priority_changed: 'priority',
+  tags_changed: 'tags',
+};
+
+export type ReshapeResult = 'reshaped' | 'current' | 'changed_meanwhile';
+
+const stableId = (at: string, ...parts: string[]) =>
+  `${at}#${createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 12)}`;
+
+export class TicketReshapeRepository {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    readonly table: string,
+    private readonly events: EventLog,
+  ) {}
+
+  /** Every ticket item, a page at a time (the unfiltered list index: one Query, never a Scan). */
+  async *tickets(pageSize = 100): AsyncGenerator<Array<TicketItem & LegacyShape>> {
+    const index = listIndexFor([]);
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: index.name,
+          KeyConditionExpression: '#pk = :all',
+          ExpressionAttributeNames: { '#pk': index.partitionAttribute },
+          ExpressionAttributeValues: { ':all': LIST_ALL_VALUE },
+          Limit: pageSize,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      if (out.Items?.length) yield out.Items as Array<TicketItem & LegacyShape>;
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+  }
+
+  /** When an agent first replied on the ticket (read a page at a time, times only), if ever. */
+  private async firstAgentReply(ticketId: string): Promise<string | undefined> {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'ticket_id = :id AND begins_with(sk, :msg)',
+          FilterExpression: '#t = :agent',
+          ProjectionExpression: 'created_at',
+          ExpressionAttributeNames: { '#t': 'type' },
+          ExpressionAttributeValues: { ':id': ticketId, ':msg': 'MSG#', ':agent': 'agent' },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      const found = out.Items?.[0]?.created_at;
+      if (typeof found === 'string') return found;
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return undefined;
+  }
+
+  async reshape(ticket: TicketItem & LegacyShape): Promise<ReshapeResult> {
+    const first = ticket.initial_message;
+    const history = ticket.events;
+    const agentReply =
+      ticket.agent_replied_at === undefined && ticket.first_response_at !== undefined
+        ? await this.firstAgentReply(ticket.ticket_id)
+        : undefined;
+    if (!first && !history && !agentReply) return 'current';
+
+    const id = ticket.ticket_id;
+    const events: TicketEvent[] = [];
+    if (history) {
+      events.push({
+        id: stableId(ticket.created_at, id, 'created'),
+        type: 'ticket.created',
+        created_at: ticket.created_at,
+        ticket_id: id,
+        actor: 'customer',
+        data: { channel: ticket.channel, ...(first && { message_id: first.message_id }) },
+      });
+      history.forEach((e, n) => {
+        events.push({
+          id: stableId(e.at, id, String(n)),
+          type: 'ticket.updated',
+          created_at: e.at,
+          ticket_id: id,
+          actor: e.by,
+          data: { changes: { [FIELD_OF[e.type] ?? e.type]: { before: e.from ?? null, after: e.to ?? null } } },
+        });
+      });
+    }
+    const eventWrites = events.map((e) => this.events.write(e));
+    // Puts of the same item with the same values: a rerun rewrites them harmlessly.
+    for (const w of eventWrites) delete w.item.Put?.ConditionExpression;
+
+    const last: Write[] = [];
+    if (first) {
+      last.push({
+        label: 'message',
+        item: {
+          Put: {
+            TableName: this.table,
+            Item: { ticket_id: id, sk: messageSortKey(first.created_at, first.message_id), ...first },
+          },
+        },
+      });
+    }
+    if (first?.type === 'customer') {
+      // The customer's last message time, for closes to come (never moved back by a rerun).
+      last.push({
+        label: 'activity',
+        item: {
+          Update: {
+            TableName: this.table,
+            Key: { ticket_id: id, sk: ACTIVITY_SK },
+            UpdateExpression: 'SET last_customer_message_at = if_not_exists(last_customer_message_at, :lc)',
+            ExpressionAttributeValues: { ':lc': first.created_at },
+          },
+        },
+      });
+    }
+    const set: string[] = [];
+    const values: Record<string, unknown> = { ':v': ticket.version };
+    if (agentReply) {
+      set.push('agent_replied_at = if_not_exists(agent_replied_at, :ar)');
+      values[':ar'] = agentReply;
+    }
+    last.push({
+      label: 'ticket',
+      item: {
+        Update: {
+          TableName: this.table,
+          Key: { ticket_id: id, sk: TICKET_SK },
+          UpdateExpression: [set.length ? `SET ${set.join(', ')}` : '', 'REMOVE initial_message, #events']
+            .filter(Boolean)
+            .join(' '),
+          ConditionExpression: '#v = :v',
+          ExpressionAttributeNames: { '#v': 'version', '#events': 'events' },
+          ExpressionAttributeValues: values,
+        },
+      },
+    });
+
+    // The ticket item changes in the last transaction only: until then, a rerun starts over from it.
+    const room = MAX_TRANSACTION_ITEMS - last.length;
+    const head = eventWrites.slice(0, Math.max(0, eventWrites.length - room));
+    const tail = eventWrites.slice(head.length);
+    for (let i = 0; i < head.length; i += MAX_TRANSACTION_ITEMS) {
+      const chunk = head.slice(i, i + MAX_TRANSACTION_ITEMS);
+      await commit(this.doc, chunk, stableId('reshape', id, String(ticket.version), String(i)).slice(-36));
+    }
+    try {
+      await commit(this.doc, [...tail, ...last], stableId('reshape', id, String(ticket.version)).slice(-36));
+    } catch (err) {
+      if (err instanceof TransactionCancelled && err.failed('ticket')) return 'changed_meanwhile';
+      throw err;
+    }
+    return 'reshaped';
+  }
+}
