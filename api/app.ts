@@ -37,6 +37,8 @@ export interface AppDeps {
   corsOrigins: string[];
   /** Proxies in front of the service (1 behind the ALB); never `true`, which lets clients forge their IP. */
   trustProxyHops: number;
+  /** Cookies (the login device token) only over HTTPS: production, behind the ALB's TLS. */
+  secureCookies: boolean;
 }
 
 export { BODY_LIMIT } from './http/route.js';
@@ -64,7 +66,7 @@ export function createApp(deps: AppDeps): Express {
     reportsRouter(registry, deps.auth, { ...deps.reports, logger: deps.logger }),
     ticketsRouter(registry, deps.auth, deps.tickets, deps.idempotency),
     eventsRouter(registry, deps.auth, deps.events),
-    authRouter(registry, deps.auth, deps.rateLimiters, deps.idempotency),
+    authRouter(registry, deps.auth, deps.rateLimiters, { secureCookies: deps.secureCookies }, deps.idempotency),
     docsRouter(registry),
   ];
 
@@ -91,8 +93,9 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(methodGuard(registry));
-  app.use(health);
+  // Security headers on every answer, the health routes' included.
   app.use(helmet());
+  app.use(health);
   // Each route parses its own JSON body: a route without a body never reads one (no 413 on a GET).
   for (const router of routers) app.use(router);
 

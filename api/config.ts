@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { CONTAINER_PORT, ENV, PROXY_HOPS_ON_AWS, SECRET_ENV, SSE_HEARTBEAT_MS } from './contract.js';
 import { eventsTable, principalsTable, rateLimitsTable, ticketsTable } from './db/tables.js';
+import { secretWeakness } from './secret-strength.js';
 
 export type DynamoMode =
   /** DynamoDB Local started by the service, persisted under DATA_DIR, tables created at start (laptop, CI). */
@@ -17,6 +18,14 @@ export type DynamoMode =
 export interface Config {
   production: boolean;
   port: number;
+  http: {
+    /** Interface to listen on: loopback on a laptop, every interface in the container. */
+    host: string;
+    /** Headers and body of one request must arrive within this. */
+    requestTimeoutMs: number;
+    /** Open sockets per task; more are closed on arrival. */
+    maxConnections: number;
+  };
   logLevel: string;
   awsRegion: string | undefined;
   dynamo: { mode: DynamoMode; endpoint: string | undefined; timeoutMs: number };
@@ -38,9 +47,13 @@ export interface Config {
   bootstrapAdminKey: string | undefined;
   tokenSigningKey: string | undefined;
   tokenTtlSeconds: number;
+  /** Life of a login session: its refresh token may be used until then. */
+  refreshTokenTtlSeconds: number;
   corsOrigins: string[];
   trustProxyHops: number;
   shutdownDelayMs: number;
+  /** The health routes' table check runs at most this often per task (0: on every request). */
+  healthCheckIntervalMs: number;
   mistral: {
     apiKey: string | undefined;
     model: string;
@@ -84,14 +97,33 @@ const fraction = z
   .string()
   .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'expected a number from 0 to 1')
   .transform(Number);
-const secret = z.string().min(32, 'expected at least 32 characters');
+const secret = z
+  .string()
+  .min(32, 'expected at least 32 characters')
+  .superRefine((value, ctx) => {
+    if (value.length < 32) return;
+    const weakness = secretWeakness(value);
+    if (weakness) ctx.addIssue({ code: 'custom', message: weakness });
+  });
 const tableName = z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'expected a DynamoDB table name ([A-Za-z0-9_.-], 3-255)');
-const origin = z.url().refine((u) => new URL(u).origin === u, 'expected an origin such as https://support.example.com');
+// `*` and bare hosts are not URLs: checked without `new URL` throwing, so the error stays one line.
+const origin = z
+  .string()
+  .refine(
+    (u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol) && new URL(u).origin === u,
+    'expected an origin such as https://support.example.com (scheme and host, no path, no *)',
+  );
 
 /** Each setting: its variable and a parser; defaults depend on NODE_ENV, so they are applied below. */
 const schema = {
   [ENV.nodeEnv]: z.enum(['development', 'test', 'production']).optional(),
   [ENV.port]: int(0, 65535).optional(),
+  [ENV.host]: z
+    .string()
+    .regex(/^[0-9a-fA-F.:]+$|^localhost$/, 'expected an IP address such as 127.0.0.1 or 0.0.0.0')
+    .optional(),
+  [ENV.requestTimeoutMs]: int(100, 300_000).optional(),
+  [ENV.maxConnections]: int(1, 100_000).optional(),
   [ENV.logLevel]: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).optional(),
   [ENV.awsRegion]: z
     .string()
@@ -116,6 +148,7 @@ const schema = {
   [ENV.bootstrapAdminKey]: secret.optional(),
   [ENV.tokenSigningKey]: secret.optional(),
   [ENV.tokenTtlSeconds]: int(60, 86_400).optional(),
+  [ENV.refreshTokenTtlSeconds]: int(300, 90 * 86_400).optional(),
   [ENV.corsOrigins]: z
     .string()
     .transform((s) =>
@@ -127,7 +160,9 @@ const schema = {
     .pipe(z.array(origin))
     .optional(),
   [ENV.trustProxyHops]: int(0, 5).optional(),
+  [ENV.allowNoProxy]: z.enum(['true', 'false'], 'expected true or false').optional(),
   [ENV.shutdownDelayMs]: int(0, 20_000).optional(),
+  [ENV.healthCheckIntervalMs]: int(0, 60_000).optional(),
   [ENV.mistralApiKey]: z.string().min(1).optional(),
   [ENV.mistralModel]: z.string().min(1).optional(),
   [ENV.mistralServerUrl]: z.url('expected a URL').optional(),
@@ -172,9 +207,27 @@ export function loadConfig(env: Env = process.env, { service = true }: LoadOptio
   if (service && production && !v[ENV.tokenSigningKey]) {
     throw new ConfigError(`Invalid configuration: ${ENV.tokenSigningKey}: required when NODE_ENV=production`);
   }
+  if (v[ENV.bootstrapAdminKey] !== undefined && v[ENV.bootstrapAdminKey] === v[ENV.tokenSigningKey]) {
+    throw new ConfigError(
+      `Invalid configuration: ${ENV.bootstrapAdminKey}: must differ from ${ENV.tokenSigningKey} (value hidden)`,
+    );
+  }
+  // Behind the ALB, 0 hops makes every client share the ALB's address: one rate-limit bucket for the world.
+  if (production && v[ENV.trustProxyHops] === 0 && v[ENV.allowNoProxy] !== 'true') {
+    throw new ConfigError(
+      `Invalid configuration: ${ENV.trustProxyHops}: 0 in production puts every client behind the load ` +
+        `balancer in one rate-limit bucket; set ${ENV.allowNoProxy}=true if clients really reach the service directly`,
+    );
+  }
   return {
     production,
     port: v[ENV.port] ?? CONTAINER_PORT,
+    http: {
+      // The container must answer the ALB on its own interface; a laptop keeps the service to itself.
+      host: v[ENV.host] ?? (production ? '0.0.0.0' : '127.0.0.1'),
+      requestTimeoutMs: v[ENV.requestTimeoutMs] ?? 30_000,
+      maxConnections: v[ENV.maxConnections] ?? 1024,
+    },
     logLevel: v[ENV.logLevel] ?? 'info',
     awsRegion: v[ENV.awsRegion],
     dynamo: { mode, endpoint, timeoutMs: v[ENV.dynamodbTimeoutMs] ?? 3000 },
@@ -204,9 +257,13 @@ export function loadConfig(env: Env = process.env, { service = true }: LoadOptio
     bootstrapAdminKey: v[ENV.bootstrapAdminKey],
     tokenSigningKey: v[ENV.tokenSigningKey],
     tokenTtlSeconds: v[ENV.tokenTtlSeconds] ?? 900,
+    // A working week: an agent logs in again on Monday.
+    refreshTokenTtlSeconds: v[ENV.refreshTokenTtlSeconds] ?? 7 * 86_400,
     corsOrigins: v[ENV.corsOrigins] ?? [],
     trustProxyHops: v[ENV.trustProxyHops] ?? (production ? PROXY_HOPS_ON_AWS : 0),
     shutdownDelayMs: v[ENV.shutdownDelayMs] ?? (production ? 5000 : 100),
+    // The ALB asks every few seconds per task, and anyone may ask: in production the check is shared.
+    healthCheckIntervalMs: v[ENV.healthCheckIntervalMs] ?? (production ? 5000 : 0),
     mistral: {
       apiKey: v[ENV.mistralApiKey],
       model: v[ENV.mistralModel] ?? 'mistral-small-latest',

@@ -35,7 +35,8 @@ function unwritable(dataDir: string, err: NodeJS.ErrnoException): StartupError {
 export function lockDataDir(dataDir: string): DataDirLock {
   const path = join(dataDir, LOCK_FILE);
   try {
-    mkdirSync(dataDir, { recursive: true });
+    // Owner only: it holds the local keys and the local database.
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   } catch (err) {
     throw unwritable(dataDir, err as NodeJS.ErrnoException);
   }

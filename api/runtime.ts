@@ -5,14 +5,17 @@
 import type { AppDeps } from './app.js';
 import type { Assistant } from './assistant/assistant.js';
 import { buildAssistant } from './assistant/build.js';
+import { logAuditSink } from './auth/audit.js';
+import { DeviceTokens } from './auth/devices.js';
 import { PrincipalRepository } from './auth/repository.js';
 import { deriveKey } from './auth/secrets.js';
 import { AuthService } from './auth/service.js';
+import { SESSION_CHECK_CACHE_MS, SessionStore } from './auth/sessions.js';
 import { TokenService } from './auth/tokens.js';
 import type { Config } from './config.js';
 import { type BootstrapKey, bootstrapAdminKey, prepareTables, startDatabase, tokenSigningKey } from './db/bootstrap.js';
 import { createDynamoClients, type DynamoClients } from './db/client.js';
-import { checkTables } from './db/health.js';
+import { cachedCheck, checkTables } from './db/health.js';
 import { IdempotencyStore } from './db/idempotency-store.js';
 import { ChangeFeed } from './events/feed.js';
 import { EventHub } from './events/hub.js';
@@ -65,7 +68,14 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
   const auth = new AuthService(
     principals,
     new TokenService(deriveKey(signingSecret, 'access-token'), config.tokenTtlSeconds),
+    new SessionStore(principals, {
+      refreshTtlSeconds: config.refreshTokenTtlSeconds,
+      cacheMs: SESSION_CHECK_CACHE_MS,
+    }),
+    new DeviceTokens(deriveKey(signingSecret, 'device-token')),
     bootstrapKey.value,
+    (err) => logger.warn('recording an API key use failed', { error: (err as Error).message }),
+    logAuditSink(logger),
   );
   const events = new EventLog(dynamo.doc, tableNames.events, config.eventsRetentionDays);
   const ticketRepository = new TicketRepository(dynamo.doc, tableNames.tickets, events);
@@ -89,6 +99,12 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     logger.warn('event stream poll failed', { err: err instanceof Error ? err.message : String(err) }),
   );
   const streams = new LiveStreams(hub, config.events.lookbackMs);
+  const rateLimiters = createRateLimiters(
+    config.rateLimits,
+    // One attempt's deadline: a limiter that fails open gains nothing from retries.
+    { doc: dynamo.doc, table: tableNames.ratelimits, deadlineMs: config.dynamo.timeoutMs },
+    logger,
+  );
   const lifecycle = { shuttingDown: false };
   assistant.start();
 
@@ -100,12 +116,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     hub,
     deps: {
       logger,
-      rateLimiters: createRateLimiters(
-        config.rateLimits,
-        // One attempt's deadline: a limiter that fails open gains nothing from retries.
-        { doc: dynamo.doc, table: tableNames.ratelimits, deadlineMs: config.dynamo.timeoutMs },
-        logger,
-      ),
+      rateLimiters,
       idempotency: new Idempotency(
         new IdempotencyStore(dynamo.doc, tableNames.ratelimits, {
           mac: deriveKey(signingSecret, 'idempotency-mac'),
@@ -127,15 +138,20 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
       },
       corsOrigins: config.corsOrigins,
       trustProxyHops: config.trustProxyHops,
+      secureCookies: config.production,
       health: {
         lifecycle,
-        checkTables: () => checkTables(dynamo.client, Object.values(tableNames), 2000),
+        checkTables: cachedCheck(
+          () => checkTables(dynamo.client, Object.values(tableNames), 2000),
+          config.healthCheckIntervalMs,
+        ),
         components: { assistant: () => assistant.health() },
       },
     },
     async close() {
       await hub.close();
       await assistant.stop();
+      await rateLimiters.settled();
       dynamo.client.destroy();
       await database.close();
     },

@@ -38,10 +38,10 @@ function portError(port: number, err: NodeJS.ErrnoException): Error {
   return err;
 }
 
-function listen(server: Server, port: number): Promise<number> {
+function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', (err) => reject(portError(port, err)));
-    server.listen(port, () => resolve((server.address() as AddressInfo).port));
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
   });
 }
 
@@ -95,10 +95,22 @@ async function main(): Promise<void> {
   const runtime = await buildRuntime(config, logger);
   policy.beforeServer(() => runtime.close());
   const drain = connectionDrain(createApp(runtime.deps));
-  const server = createServer(drain.listener);
+  const server = createServer(
+    {
+      // A whole request (headers and body) within REQUEST_TIMEOUT_MS, or 408 and the socket closes: a body
+      // trickled a byte at a time cannot hold a connection for minutes. Node counts from the request's first
+      // byte, not from an idle keep-alive socket, so this does not fight the keep-alive timeout below.
+      requestTimeout: config.http.requestTimeoutMs,
+      headersTimeout: Math.min(config.http.requestTimeoutMs, KEEP_ALIVE_TIMEOUT_MS + 1000),
+      // How often those deadlines are checked (Node's default, 30 s, would let a request live up to twice as long).
+      connectionsCheckingInterval: Math.min(1000, config.http.requestTimeoutMs),
+    },
+    drain.listener,
+  );
   // Outlive the ALB's idle timeout, or it reuses a socket the server already closed (a 502).
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1000;
+  // Beyond this many open sockets new ones are closed at once: memory stays bounded under a connection flood.
+  server.maxConnections = config.http.maxConnections;
 
   // Bounded: a stdout nobody reads any more (its reader died) never finishes, and the process must still end.
   const flushLogs = () =>
@@ -135,14 +147,14 @@ async function main(): Promise<void> {
 
   let port: number;
   try {
-    port = await listen(server, config.port);
+    port = await listen(server, config.port, config.http.host);
   } catch (err) {
     await runtime.close();
     throw err;
   }
   server.on('error', (err) => logger.error('server error', { err }));
   if (!config.production) process.stdout.write(startupBanner({ port, config, bootstrapKey: runtime.bootstrapKey }));
-  logger.info('listening', { port, dynamodb: config.dynamo.mode, tables: config.tables });
+  logger.info('listening', { port, host: config.http.host, dynamodb: config.dynamo.mode, tables: config.tables });
 }
 
 main().catch((err: Error) => {

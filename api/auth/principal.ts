@@ -12,6 +12,8 @@ export interface Principal {
   name: string;
   role: Role;
   email?: string;
+  /** A user's login session (logout, password change act on it). */
+  sessionId?: string;
 }
 
 /** agent < manager < admin */

@@ -7,6 +7,8 @@ import { hkdfSync } from 'node:crypto';
 export type KeyPurpose =
   | 'access-token'
   | 'list-cursor'
+  /** MACs of the device tokens that exempt a known device from an account's login lockout. */
+  | 'device-token'
   /** MACs naming an idempotency record (key and caller) and fingerprinting its request. */
   | 'idempotency-mac'
   /** Encryption of the responses kept for replay (they may carry a ticket's access token or a new API key). */

@@ -1,10 +1,14 @@
 /** Authentication and the admin's management of users and API keys (there is no open registration). */
 import { randomBytes } from 'node:crypto';
-import { conflict, notFound, unauthorized } from '../errors.js';
+import { badRequest, conflict, forbidden, notFound, unauthorized } from '../errors.js';
 import { hashToken, tokenMatches } from '../tickets/ids.js';
+import type { AuditEvent, AuditSink } from './audit.js';
+import type { DeviceTokens } from './devices.js';
+import { passwordWeakness } from './password-strength.js';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from './passwords.js';
 import type { Principal, Role } from './principal.js';
-import type { PrincipalRepository } from './repository.js';
+import type { ApiKeyItem, PrincipalRepository, UserItem } from './repository.js';
+import type { SessionStore } from './sessions.js';
 import type { StreamGrant, TokenService } from './tokens.js';
 
 /** `fk_<id>.<secret>`: the id finds the stored hash with one GetItem, the secret is 256 random bits. */
@@ -14,7 +18,9 @@ export interface UserView {
   email: string;
   name: string;
   role: Role;
+  active: boolean;
   created_at: string;
+  updated_at?: string;
 }
 
 export interface ApiKeyView {
@@ -24,13 +30,62 @@ export interface ApiKeyView {
   created_at: string;
 }
 
+export interface ApiKeyListing extends ApiKeyView {
+  /** What the key starts with (`fk_<id>`), to recognise it in a tool's settings. */
+  prefix: string;
+  last_used_at: string | null;
+}
+
+/** A key's last use is recorded at most this often (per key, across tasks): no write per request. */
+export const KEY_USE_RECORD_MS = 60_000;
+
+const userView = (u: Omit<UserItem, 'principal_id' | 'kind'>): UserView => ({
+  email: u.email,
+  name: u.name,
+  role: u.role,
+  active: u.active !== false,
+  created_at: u.created_at,
+  ...(u.updated_at && { updated_at: u.updated_at }),
+});
+
+const keyListing = (k: ApiKeyItem): ApiKeyListing => ({
+  key_id: k.key_id,
+  name: k.name,
+  role: k.role,
+  created_at: k.created_at,
+  prefix: `fk_${k.key_id}`,
+  last_used_at: k.last_used_at ?? null,
+});
+
+/** 400 naming the field, when the password is too easy to guess. */
+function requireStrong(password: string, field: string, userInputs: string[]): void {
+  const weakness = passwordWeakness(password, userInputs);
+  if (weakness) throw badRequest(`The password is ${weakness}`, [{ path: field, message: weakness }]);
+}
+
+export interface UserPatch {
+  name?: string;
+  role?: Role;
+  active?: boolean;
+}
+
 export class AuthService {
   private readonly bootstrapHash: string | undefined;
+
+  /** key id -> when this task last recorded its use. */
+  private readonly keyUse = new Map<string, number>();
 
   constructor(
     private readonly principals: PrincipalRepository,
     private readonly tokens: TokenService,
+    private readonly sessions: SessionStore,
+    /** Login throttling by device (the HTTP layer keys its per-account limiter on them). */
+    readonly devices: DeviceTokens,
     bootstrapAdminKey: string | undefined,
+    /** Failures of work done beside a request (recording a key's use); the request does not wait for it. */
+    private readonly onBackgroundError: (err: unknown) => void = () => undefined,
+    /** The account audit trail (api/auth/audit.ts). */
+    private readonly audit: AuditSink = { record: async () => undefined },
     private readonly clock: () => Date = () => new Date(),
   ) {
     this.bootstrapHash = bootstrapAdminKey ? hashToken(bootstrapAdminKey) : undefined;
@@ -46,9 +101,17 @@ export class AuthService {
       const [, id, secret] = key as unknown as [string, string, string];
       const item = await this.principals.getApiKey(id);
       if (!item || !tokenMatches(secret, item.key_hash)) return undefined;
+      this.recordKeyUse(item);
       return { kind: 'api_key', id: `api-key:${item.key_id}`, name: item.name, role: item.role };
     }
-    if (credential.split('.').length === 3) return this.tokens.verify(credential);
+    if (credential.split('.').length === 3) {
+      const claimed = await this.tokens.verify(credential);
+      if (!claimed) return undefined;
+      // The token's role and name are those at login; the session check gives today's (a demotion counts now).
+      const user = await this.sessions.check(claimed.sessionId, claimed.id);
+      if (!user) return undefined;
+      return { ...claimed, name: user.name, role: user.role };
+    }
     return undefined;
   }
 
@@ -61,16 +124,149 @@ export class AuthService {
     return this.tokens.verifyStream(token);
   }
 
-  async login(email: string, password: string) {
-    const user = await this.principals.getUser(email);
-    const ok = user ? await verifyPassword(password, user.password_hash) : await verifyAgainstDummy(password);
-    if (!user || !ok) throw unauthorized('E-mail or password is incorrect');
+  private recordKeyUse(item: ApiKeyItem): void {
+    const now = this.clock().getTime();
+    const recorded = Math.max(this.keyUse.get(item.key_id) ?? 0, Date.parse(item.last_used_at ?? '') || 0);
+    if (now - recorded < KEY_USE_RECORD_MS) return;
+    if (this.keyUse.size >= 10_000) this.keyUse.clear();
+    this.keyUse.set(item.key_id, now);
+    const notBefore = new Date(now - KEY_USE_RECORD_MS).toISOString();
+    this.principals
+      .touchApiKey(item.key_id, new Date(now).toISOString(), notBefore)
+      .catch((err: unknown) => this.onBackgroundError(err));
+  }
+
+  private async tokensFor(user: UserItem, sessionId: string, refreshToken: string) {
     return {
-      access_token: await this.tokens.issue(user),
+      access_token: await this.tokens.issue(user, sessionId),
       token_type: 'Bearer' as const,
       expires_in: this.tokens.ttlSeconds,
+      refresh_token: refreshToken,
+      refresh_expires_in: this.sessions.refreshTtlSeconds,
       user: { email: user.email, name: user.name, role: user.role },
     };
+  }
+
+  /** Checks the password; undefined when the e-mail or password is wrong or the account is deactivated. */
+  async checkPassword(email: string, password: string): Promise<UserItem | undefined> {
+    const user = await this.principals.getUser(email);
+    const ok = user ? await verifyPassword(password, user.password_hash) : await verifyAgainstDummy(password);
+    return user && ok && user.active !== false ? user : undefined;
+  }
+
+  private async trail(event: AuditEvent): Promise<void> {
+    await this.audit.record(event);
+  }
+
+  /** `deviceToken`: the one this device was given at an earlier login, kept when still valid for the account. */
+  async login(email: string, password: string, deviceToken?: string, clientIp?: string) {
+    const user = await this.checkPassword(email, password);
+    const who = { actor: email.toLowerCase(), subject: email.toLowerCase(), ...(clientIp && { client_ip: clientIp }) };
+    if (!user) {
+      await this.trail({ type: 'auth.login_failed', ...who });
+      throw unauthorized('E-mail or password is incorrect');
+    }
+    await this.trail({ type: 'auth.login', ...who });
+    const session = await this.sessions.open(user);
+    const known = this.devices.deviceOf(deviceToken, user.email) !== undefined;
+    return {
+      ...(await this.tokensFor(user, session.sessionId, session.refreshToken)),
+      device_token: known ? (deviceToken as string) : this.devices.issue(user.email),
+    };
+  }
+
+  /** A new access token and the next refresh token; the presented one is spent. */
+  async refresh(refreshToken: string) {
+    const outcome = await this.sessions.refresh(refreshToken);
+    if (!outcome.ok) {
+      throw unauthorized(
+        outcome.reason === 'reused'
+          ? 'This refresh token was already used; the session is ended, log in again'
+          : 'The refresh token is invalid or expired',
+      );
+    }
+    return this.tokensFor(outcome.user, outcome.sessionId, outcome.refreshToken);
+  }
+
+  async logout(principal: Principal): Promise<void> {
+    if (!principal.sessionId) throw badRequest('Only an agent session can log out; revoke an API key instead');
+    await this.sessions.end(principal.sessionId);
+  }
+
+  /** Changes the caller's own password and ends every other session of theirs. */
+  async changeOwnPassword(principal: Principal, current: string, next: string): Promise<void> {
+    if (!principal.sessionId || !principal.email) throw forbidden('Only an agent can change their own password');
+    requireStrong(next, 'body.new_password', [principal.email, principal.name]);
+    const user = await this.checkPassword(principal.email, current);
+    if (!user) {
+      throw badRequest('The current password is incorrect', [{ path: 'body.current_password', message: 'incorrect' }]);
+    }
+    const updated = await this.principals.updateUser(user.email, {
+      password_hash: await hashPassword(next),
+      updated_at: this.clock().toISOString(),
+      endSessions: true,
+    });
+    if (!updated) throw notFound('User');
+    await this.sessions.keep(principal.sessionId, updated.session_version ?? 0);
+    this.sessions.forget(user.email);
+  }
+
+  /** An admin sets a user's password (forgotten password): every session of the user ends. */
+  async resetPassword(email: string, password: string): Promise<void> {
+    requireStrong(password, 'body.password', [email]);
+    const updated = await this.principals.updateUser(email, {
+      password_hash: await hashPassword(password),
+      updated_at: this.clock().toISOString(),
+      endSessions: true,
+    });
+    if (!updated) throw notFound('User');
+    this.sessions.forget(updated.email);
+  }
+
+  async listUsers(): Promise<UserView[]> {
+    const users = await this.principals.listByKind<UserItem>('user');
+    return users.map(userView).sort((a, b) => a.email.localeCompare(b.email));
+  }
+
+  async getUser(email: string): Promise<UserView> {
+    const user = await this.principals.getUser(email);
+    if (!user) throw notFound('User');
+    return userView(user);
+  }
+
+  /** Deactivation and any change of role end the user's sessions (a reactivated user logs in again). */
+  async updateUser(email: string, patch: UserPatch, by: Principal): Promise<UserView> {
+    const self = by.email !== undefined && by.email === email.toLowerCase();
+    if (self && (patch.active === false || (patch.role && patch.role !== 'admin'))) {
+      throw conflict('An admin cannot deactivate or demote their own account; ask another admin');
+    }
+    const current = await this.principals.getUser(email);
+    if (!current) throw notFound('User');
+    const endSessions =
+      (patch.active === false && current.active !== false) || (patch.role !== undefined && patch.role !== current.role);
+    const updated = await this.principals.updateUser(email, {
+      ...patch,
+      updated_at: this.clock().toISOString(),
+      endSessions,
+    });
+    if (!updated) throw notFound('User');
+    if (endSessions) this.sessions.forget(updated.email);
+    await this.trail({ type: 'user.updated', actor: by.id, subject: updated.email, changes: Object.keys(patch) });
+    return userView(updated);
+  }
+
+  async deleteUser(email: string, by: Principal): Promise<void> {
+    if (by.email !== undefined && by.email === email.toLowerCase()) {
+      throw conflict('An admin cannot delete their own account; ask another admin');
+    }
+    if (!(await this.principals.deleteUser(email))) throw notFound('User');
+    this.sessions.forget(email.toLowerCase());
+    await this.trail({ type: 'user.deleted', actor: by.id, subject: email.toLowerCase() });
+  }
+
+  async listApiKeys(): Promise<ApiKeyListing[]> {
+    const keys = await this.principals.listByKind<ApiKeyItem>('api_key');
+    return keys.map(keyListing).sort((a, b) => a.created_at.localeCompare(b.created_at));
   }
 
   async userExists(email: string): Promise<boolean> {
@@ -81,6 +277,7 @@ export class AuthService {
     input: { email: string; name: string; role: Role; password: string },
     by: Principal,
   ): Promise<UserView> {
+    requireStrong(input.password, 'body.password', [input.email, input.name]);
     const user = {
       email: input.email.toLowerCase(),
       name: input.name,
@@ -88,9 +285,12 @@ export class AuthService {
       password_hash: await hashPassword(input.password),
       created_at: this.clock().toISOString(),
       created_by: by.id,
+      active: true,
+      session_version: 0,
     };
     if (!(await this.principals.createUser(user))) throw conflict(`a user with e-mail ${user.email} already exists`);
-    return { email: user.email, name: user.name, role: user.role, created_at: user.created_at };
+    await this.trail({ type: 'user.created', actor: by.id, subject: user.email, changes: ['role'] });
+    return userView(user);
   }
 
   async createApiKey(input: { name: string; role: Role }, by: Principal): Promise<ApiKeyView & { api_key: string }> {
@@ -105,10 +305,12 @@ export class AuthService {
       created_by: by.id,
     };
     if (!(await this.principals.createApiKey(item))) throw conflict('key id collision; retry');
+    await this.trail({ type: 'api_key.created', actor: by.id, subject: id });
     return { key_id: id, name: item.name, role: item.role, created_at: item.created_at, api_key: `fk_${id}.${secret}` };
   }
 
-  async deleteApiKey(id: string): Promise<void> {
+  async deleteApiKey(id: string, by: Principal): Promise<void> {
     if (!(await this.principals.deleteApiKey(id))) throw notFound('API key');
+    await this.trail({ type: 'api_key.revoked', actor: by.id, subject: id });
   }
 }

@@ -131,7 +131,8 @@ async function spawnOnce(port: number, options: LocalEngineOptions): Promise<Loc
     '-disableTelemetry',
   ];
   if (options.path) {
-    mkdirSync(options.path, { recursive: true });
+    // Owner only: the local database and, beside it, the local keys.
+    mkdirSync(options.path, { recursive: true, mode: 0o700 });
     args.push('-dbPath', resolve(options.path));
   } else {
     args.push('-inMemory');

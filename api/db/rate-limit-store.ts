@@ -24,6 +24,14 @@ export class DynamoRateLimitStore implements Store {
     private readonly deadlineMs?: number,
   ) {}
 
+  /** Updates in flight, so shutdown can wait for them (a decrement runs after its response was sent). */
+  private readonly pending = new Set<Promise<unknown>>();
+
+  /** Resolves once every update started so far has finished, whatever its outcome. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
+  }
+
   init(options: Options): void {
     this.windowMs = options.windowMs;
   }
@@ -35,7 +43,7 @@ export class DynamoRateLimitStore implements Store {
 
   private async add(key: string, delta: number): Promise<ClientRateLimitInfo> {
     const { itemKey, resetTime } = this.window(key);
-    const out = await this.doc.send(
+    const sent = this.doc.send(
       new UpdateCommand({
         TableName: this.table,
         Key: { limit_key: itemKey },
@@ -45,6 +53,8 @@ export class DynamoRateLimitStore implements Store {
       }),
       this.deadlineMs ? { abortSignal: AbortSignal.timeout(this.deadlineMs) } : {},
     );
+    this.pending.add(sent);
+    const out = await sent.finally(() => this.pending.delete(sent));
     return { totalHits: Number(out.Attributes?.hits ?? 0), resetTime };
   }
 

@@ -139,13 +139,34 @@ export const ticketsTable: TableDefinition = {
   ],
 };
 
-/** Agents (`user#<email>`) and API keys (`key#<id>`): one key space, read by primary key only. */
+/**
+ * Lists of principals by kind (`user`, `api_key`), for the admin's listings: one Query per page, no Scan.
+ * Sessions carry no `kind`, so the index holds accounts and keys only.
+ */
+export const PRINCIPALS_BY_KIND_INDEX = {
+  name: 'kind-index',
+  partitionAttribute: 'kind',
+  sortAttribute: 'principal_id',
+} as const;
+
+/**
+ * Agents (`user#<email>`), API keys (`key#<id>`) and login sessions (`session#<id>`, expired by TTL):
+ * one key space, read by primary key, listed by kind through the kind index.
+ */
 export const principalsTable: TableDefinition = {
   suffix: 'principals',
   envVar: 'PRINCIPALS_TABLE',
   defaultName: 'freeda-principals',
   partitionKey: { name: 'principal_id', type: 'S' },
-  indexes: [],
+  indexes: [
+    {
+      name: PRINCIPALS_BY_KIND_INDEX.name,
+      partitionKey: { name: PRINCIPALS_BY_KIND_INDEX.partitionAttribute, type: 'S' },
+      sortKey: { name: PRINCIPALS_BY_KIND_INDEX.sortAttribute, type: 'S' },
+      projection: 'ALL',
+    },
+  ],
+  ttlAttribute: 'expires_at',
 };
 
 /**

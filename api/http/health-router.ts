@@ -7,6 +7,7 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { HEALTH_PATHS } from '../contract.js';
+import { isThrottled } from '../db/health.js';
 import { AppError } from '../errors.js';
 import { ApiRouter } from './route.js';
 
@@ -52,6 +53,9 @@ export function healthRouter(registry: OpenAPIRegistry, deps: HealthDeps) {
       await deps.checkTables();
       return { status: 'ok' };
     } catch (err) {
+      // The control plane said "slow down": the tables were not reported missing, so this alone does not
+      // make the task unready (every task would leave the load balancer at once).
+      if (isThrottled(err)) return { status: 'degraded', detail: (err as Error).name };
       return { status: 'unavailable', detail: (err as Error).name || 'error' };
     }
   };
@@ -89,7 +93,7 @@ export function healthRouter(registry: OpenAPIRegistry, deps: HealthDeps) {
         const [check, reason] = deps.lifecycle.shuttingDown
           ? ['lifecycle', { status: 'unavailable', detail: 'shutting down' }]
           : ['dynamodb', await tables()];
-        if (reason.status !== 'ok') {
+        if (reason.status === 'unavailable') {
           const details = [{ path: `checks.${check}`, message: reason.detail ?? '' }];
           throw new AppError(503, 'not_ready', 'Not ready', details, 5);
         }

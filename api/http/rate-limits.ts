@@ -5,7 +5,7 @@
  * X-Forwarded-For cannot pick a fresh bucket. Over the limit: 429 with Retry-After in the error shape.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Config } from '../config.js';
 import { DynamoRateLimitStore } from '../db/rate-limit-store.js';
@@ -17,6 +17,8 @@ export interface RateLimiters {
   customerMessages: RequestHandler;
   loginPerClient: RequestHandler;
   loginPerAccount: RequestHandler;
+  /** Resolves when no counter update is in flight (shutdown waits for it before closing the client). */
+  settled(): Promise<void>;
 }
 
 const HOUR = 3_600_000;
@@ -29,12 +31,38 @@ export function createRateLimiters(
   store: { doc: DynamoDBDocumentClient; table: string; deadlineMs?: number },
   logger: Logger,
 ): RateLimiters {
-  const limiter = (name: string, windowMs: number, limit: number, key: (req: Request) => string, message: string) =>
+  const stores: DynamoRateLimitStore[] = [];
+  const limiter = (
+    name: string,
+    windowMs: number,
+    limit: number,
+    key: (req: Request, res: Response) => string,
+    message: string,
+    { failuresOnly = false, acceptedOnly = false } = {},
+  ) =>
     rateLimit({
       windowMs,
       limit,
       keyGenerator: key,
-      store: new DynamoRateLimitStore(store.doc, store.table, name, Date.now, store.deadlineMs),
+      // Login: only failed attempts use up the quota (a success gives its count back).
+      skipSuccessfulRequests: failuresOnly,
+      skipFailedRequests: acceptedOnly,
+      store: (() => {
+        const s = new DynamoRateLimitStore(store.doc, store.table, name, Date.now, store.deadlineMs);
+        stores.push(s);
+        return s;
+      })(),
+      // The library's own errors (a store that fails) as one JSON log line, not console text.
+      logger: {
+        warn: (message: unknown) =>
+          scopedLogger(logger).warn('rate limiter', { limiter: name, detail: String(message) }),
+        error: (err: unknown, message?: string) =>
+          scopedLogger(logger).error('rate limiter store error', {
+            limiter: name,
+            detail: message,
+            error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+          }),
+      },
       standardHeaders: 'draft-8',
       legacyHeaders: false,
       // A limiter whose store is down lets requests through: availability first, the outage is logged and
@@ -49,12 +77,17 @@ export function createRateLimiters(
     });
 
   return {
+    settled: async () => {
+      await Promise.all(stores.map((s) => s.settled()));
+    },
     ticketCreation: limiter(
       'tickets',
       HOUR,
       limits.ticketsPerHour,
       clientKey,
       'Too many tickets opened; try again later',
+      // The quota is of tickets opened: a request refused (invalid body, 429, outage) gives its count back.
+      { acceptedOnly: true },
     ),
     customerMessages: limiter(
       'messages',
@@ -63,16 +96,30 @@ export function createRateLimiters(
       clientKey,
       'You are sending messages too fast; slow down',
     ),
-    loginPerClient: limiter('login-client', 15 * MINUTE, limits.loginsPerClient, clientKey, 'Too many login attempts'),
+    loginPerClient: limiter(
+      'login-client',
+      15 * MINUTE,
+      limits.loginsPerClient,
+      clientKey,
+      'Too many failed login attempts from this address; try again later',
+      { failuresOnly: true },
+    ),
+    // OWASP device cookies: a device that logged in before has its own bucket; every unknown device shares
+    // the account's, so an outsider's failures lock out unknown devices only, never the owner's.
     loginPerAccount: limiter(
       'login-account',
       15 * MINUTE,
       limits.loginsPerAccount,
-      (req) =>
-        `account:${String((req.body as { email?: unknown } | undefined)?.email ?? '')
+      (req, res) => {
+        const device = (res.locals as { loginDevice?: string }).loginDevice;
+        if (device) return `device:${device}`;
+        return `account:${String((req.body as { email?: unknown } | undefined)?.email ?? '')
           .toLowerCase()
-          .slice(0, 254)}`,
-      'Too many login attempts for this account',
+          .slice(0, 254)}`;
+      },
+      'Too many failed login attempts for this account from unknown devices; log in from a device you used ' +
+        'before, or try again later',
+      { failuresOnly: true },
     ),
   };
 }

@@ -94,6 +94,11 @@ export const RESPONSE_HEADERS = {
     required: false,
     schema: { type: 'string' },
   },
+  'Set-Cookie': {
+    description: 'The device token, `device_token=...; HttpOnly; SameSite=Strict` (and `Secure` in production)',
+    required: true,
+    schema: { type: 'string', pattern: '^device_token=' },
+  },
   'Idempotent-Replayed': {
     description:
       'Present (`true`) when this is the stored response to an earlier request with the same Idempotency-Key',

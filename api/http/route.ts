@@ -84,7 +84,8 @@ export interface RouteInput<P extends AnyObject, Q extends AnyObject, B extends 
 const OPERATION_ID = /^[a-z][a-zA-Z0-9]*$/;
 
 function bearerOf(req: Request): string | undefined {
-  const match = /^Bearer ([\x21-\x7e]{1,4096})$/.exec(req.get('authorization') ?? '');
+  // The scheme is case-insensitive (RFC 9110 11.1): `bearer` and `BEARER` work too.
+  const match = /^Bearer +([\x21-\x7e]{1,4096})$/i.exec(req.get('authorization') ?? '');
   return match?.[1];
 }
 

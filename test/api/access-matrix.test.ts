@@ -82,7 +82,9 @@ describe('access-control matrix', () => {
   const credentials: Partial<Record<Caller, string>> = {};
   let n = 0;
 
-  before(async () => {
+  before(async function () {
+    // Three accounts, each a password hash, a strength check and a login: slow on a busy machine.
+    this.timeout(60_000);
     h = await startHarness();
     credentials.malformed = 'not-a-credential';
     credentials.expired = await new SignJWT({ role: 'admin', name: 'x' })

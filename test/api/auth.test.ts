@@ -42,12 +42,12 @@ describe('authentication and accounts', () => {
 
   async function token(
     claims: Record<string, unknown>,
-    opts: { key?: string; exp?: number; aud?: string; iat?: number } = {},
+    opts: { key?: string; exp?: number; aud?: string; iat?: number; sub?: string } = {},
   ) {
     const now = Math.floor(Date.now() / 1000);
     return new SignJWT(claims)
       .setProtectedHeader({ alg: 'HS256' })
-      .setSubject('agent1@freeda.test')
+      .setSubject(opts.sub ?? 'agent1@freeda.test')
       .setIssuer('freeda')
       .setAudience(opts.aud ?? 'freeda-api')
       .setIssuedAt(opts.iat ?? now - 10)
@@ -55,18 +55,36 @@ describe('authentication and accounts', () => {
       .sign(deriveKey(opts.key ?? SIGNING_KEY, 'access-token'));
   }
 
-  it('accepts a well-signed token, and refuses an expired, foreign-audience or foreign-key one with 401', async () => {
-    const good = await token({ role: 'agent', name: 'A' });
+  /** The session id a real login put in its token. */
+  const sessionOf = (accessToken: string) =>
+    JSON.parse(Buffer.from(accessToken.split('.')[1] ?? '', 'base64url').toString()).sid as string;
+
+  it('accepts a well-signed token of a live session, and refuses an expired, foreign-audience, foreign-key or session-less one with 401', async () => {
+    const u = await h.user('agent');
+    const sid = sessionOf(u.token);
+    const sub = u.email;
+    const good = await token({ role: 'agent', name: 'A', sid }, { sub });
     await h.http().get('/v1/auth/me').set('authorization', `Bearer ${good}`).expect(200);
     const now = Math.floor(Date.now() / 1000);
     for (const bad of [
-      await token({ role: 'agent' }, { exp: now - 1, iat: now - 100 }),
-      await token({ role: 'agent' }, { aud: 'another-api' }),
-      await token({ role: 'agent' }, { key: 'some-other-signing-key-0123456789abcdef' }),
-      await token({ role: 'superuser' }),
+      await token({ role: 'agent', sid }, { sub, exp: now - 1, iat: now - 100 }),
+      await token({ role: 'agent', sid }, { sub, aud: 'another-api' }),
+      await token({ role: 'agent', sid }, { sub, key: 'some-other-signing-key-0123456789abcdef' }),
+      await token({ role: 'superuser', sid }, { sub }),
+      await token({ role: 'agent' }, { sub }),
+      await token({ role: 'agent', sid: 'AAAAAAAAAAAAAAAAAAAAAA' }, { sub }),
+      await token({ role: 'agent', sid }, { sub: 'someone-else@freeda.test' }),
     ]) {
       await h.http().get('/v1/auth/me').set('authorization', `Bearer ${bad}`).expect(401);
     }
+  });
+
+  it('accepts the Bearer scheme in any letter case', async () => {
+    const u = await h.user('agent');
+    for (const scheme of ['bearer', 'BEARER', 'Bearer', 'bEaReR']) {
+      await h.http().get('/v1/auth/me').set('authorization', `${scheme} ${u.token}`).expect(200);
+    }
+    await h.http().get('/v1/auth/me').set('authorization', `Basic ${u.token}`).expect(401);
   });
 
   it('refuses a token whose signature was swapped for "none"', async () => {

@@ -342,6 +342,64 @@ describe('OpenAPI document conformance (every route, every response checked agai
     await call('revokeApiKey', 400, { params: { key_id: 'x' }, token: ADMIN_KEY });
     await call('revokeApiKey', 204, { params: keyId, token: ADMIN_KEY });
     await call('revokeApiKey', 404, { params: keyId, token: ADMIN_KEY });
+
+    await call('listApiKeys', 200, { token: ADMIN_KEY });
+    await call('listApiKeys', 401, {});
+    await call('listApiKeys', 403, { token: agent.token });
+  });
+
+  it('users and sessions', async () => {
+    const email = `sessions-${Date.now()}@freeda.test`;
+    const password = 'a long enough passphrase';
+    const params = { email };
+    await call('createUser', 201, { token: ADMIN_KEY, body: { email, name: 'S', role: 'agent', password } });
+
+    await call('listUsers', 200, { token: ADMIN_KEY });
+    await call('listUsers', 401, {});
+    await call('listUsers', 403, { token: agent.token });
+    await call('getUser', 200, { params, token: ADMIN_KEY });
+    await call('getUser', 404, { params: { email: 'nobody@freeda.test' }, token: ADMIN_KEY });
+    await call('getUser', 400, { params: { email: 'not-an-email' }, token: ADMIN_KEY });
+    await call('getUser', 403, { params, token: manager.token });
+    await call('updateUser', 200, { params, token: ADMIN_KEY, body: { name: 'Sessions' } });
+    await call('updateUser', 400, { params, token: ADMIN_KEY, body: { role: 'chief' } });
+    await call('updateUser', 404, { params: { email: 'nobody@freeda.test' }, token: ADMIN_KEY, body: { name: 'N' } });
+    await call('updateUser', 415, { params, token: ADMIN_KEY, raw: { type: 'text/plain', data: 'x' } });
+
+    const login = await call('login', 200, { body: { email, password } });
+    const refreshed = await call('refreshSession', 200, { body: { refresh_token: login.body.refresh_token } });
+    await call('refreshSession', 401, { body: { refresh_token: login.body.refresh_token } });
+    await call('refreshSession', 400, { body: {} });
+    const fresh = await call('login', 200, { body: { email, password } });
+
+    const change = { current_password: password, new_password: 'another long passphrase' };
+    await call('changeOwnPassword', 400, {
+      token: fresh.body.access_token,
+      body: { ...change, current_password: 'no' },
+    });
+    await call('changeOwnPassword', 401, { body: change });
+    await call('changeOwnPassword', 403, { token: ADMIN_KEY, body: change });
+    await call('changeOwnPassword', 204, { token: fresh.body.access_token, body: change });
+    await call('logout', 204, { token: fresh.body.access_token });
+    await call('logout', 401, { token: fresh.body.access_token });
+    await call('logout', 400, { token: ADMIN_KEY });
+    // The password change ended the first session.
+    await call('getMe', 401, { token: refreshed.body.access_token });
+
+    await call('resetUserPassword', 204, { params, token: ADMIN_KEY, body: { password: 'a third long passphrase' } });
+    await call('resetUserPassword', 400, { params, token: ADMIN_KEY, body: { password: 'short' } });
+    await call('resetUserPassword', 404, {
+      params: { email: 'nobody@freeda.test' },
+      token: ADMIN_KEY,
+      body: { password: 'a third long passphrase' },
+    });
+
+    const boss = await h.user('admin');
+    await call('updateUser', 409, { params: { email: boss.email }, token: boss.token, body: { active: false } });
+    await call('deleteUser', 409, { params: { email: boss.email }, token: boss.token });
+    await call('deleteUser', 204, { params, token: ADMIN_KEY });
+    await call('deleteUser', 404, { params, token: ADMIN_KEY });
+    await call('deleteUser', 401, { params });
   });
 
   it('Idempotency-Key: on every creation route a replay marked Idempotent-Replayed, and a reused key (422)', async () => {
@@ -436,6 +494,9 @@ describe('OpenAPI document conformance (every route, every response checked agai
         .expect(201);
       const login = await drive(limited, 'login', 200, { body: { email, password } });
       expect(login.headers).to.include.keys('ratelimit', 'ratelimit-policy');
+      // Only failures use up the quota.
+      await drive(limited, 'login', 200, { body: { email, password } });
+      await drive(limited, 'login', 401, { body: { email, password: 'not the password at all' } });
       await drive(limited, 'login', 429, { body: { email, password } });
     } finally {
       await limited.close();
@@ -462,7 +523,10 @@ describe('OpenAPI document conformance (every route, every response checked agai
       byPath.set(path, [...(byPath.get(path) ?? []), method.toUpperCase()]);
     }
     for (const [path, methods] of byPath) {
-      const url = path.replace(/\{ticket_id\}/, 'FRE-00000000').replace(/\{key_id\}/, '0123456789abcdef');
+      const url = path
+        .replace(/\{ticket_id\}/, 'FRE-00000000')
+        .replace(/\{key_id\}/, '0123456789abcdef')
+        .replace(/\{email\}/, 'nobody@freeda.test');
       const expected = [...methods, ...(methods.includes('GET') ? ['HEAD'] : []), 'OPTIONS'].sort();
       const unsupported = ['PUT', 'PATCH', 'POST', 'DELETE'].find((m) => !methods.includes(m)) ?? 'PUT';
       const res = await h

@@ -60,17 +60,52 @@ describe('rate limits', () => {
     await send().expect(429);
   });
 
-  it('limits login attempts per account, whatever address they come from, and per client address', async () => {
+  it('limits failed login attempts per account from unknown devices, whatever address they come from, and per client address', async () => {
     const user = await h.user('agent');
     const attempt = (ip: string, email = user.email) =>
       h.http().post('/v1/auth/login').set('x-forwarded-for', ip).send({ email, password: 'guess' });
-    // The harness's own login above counted once for this account (from the test client's address).
+    // The harness's own (successful) login above did not count.
     await attempt('192.0.2.10').expect(401);
     await attempt('192.0.2.11').expect(401);
+    await attempt('192.0.2.13').expect(401);
     const locked = await attempt('192.0.2.12').expect(429);
     expect(locked.body.error.code).to.equal('rate_limited');
     // Per client: five attempts on five different accounts, then refused.
     for (let i = 0; i < 5; i++) await attempt('192.0.2.50', `someone${i}@freeda.test`).expect(401);
     await attempt('192.0.2.50', 'someone-else@freeda.test').expect(429);
+  });
+});
+
+describe('rate limits: what counts, and store failures', () => {
+  it('counts only accepted tickets against the quota: invalid requests give their count back', async () => {
+    const h = await startHarness({ TRUST_PROXY_HOPS: '1', RATE_LIMIT_TICKETS_PER_HOUR: '2' });
+    try {
+      const open = (body: object) =>
+        h.http().post('/v1/public/tickets').set('x-forwarded-for', '192.0.2.77').send(body);
+      for (let i = 0; i < 5; i++) await open({ message: '   ' }).expect(400);
+      await open({ message: 'first real ticket' }).expect(201);
+      await open({ message: 'second real ticket' }).expect(201);
+      await open({ message: 'one too many' }).expect(429);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('logs a failing limiter store as one JSON line and lets the request through', async () => {
+    const { DeleteTableCommand } = await import('@aws-sdk/client-dynamodb');
+    const h = await startHarness();
+    try {
+      await h.runtime.dynamo.client.send(new DeleteTableCommand({ TableName: h.tables.ratelimits }));
+      await h.http().post('/v1/public/tickets').send({ message: 'the limiter is down' }).expect(201);
+      const lines = h.logs.filter((l) => l.includes('rate limiter store error'));
+      expect(lines.length).to.be.greaterThan(0);
+      for (const line of lines) {
+        const parsed = JSON.parse(line);
+        expect(parsed).to.include({ level: 'error', limiter: 'tickets' });
+        expect(parsed.error).to.match(/ResourceNotFoundException/);
+      }
+    } finally {
+      await h.close();
+    }
   });
 });

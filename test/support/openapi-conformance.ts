@@ -17,6 +17,7 @@ const addFormats = addFormatsModule.default;
 
 /** Headers with a meaning in the API contract: if the service sends one, the document must declare it. */
 const CONTRACT_HEADERS = [
+  'set-cookie',
   'allow',
   'cache-control',
   'content-disposition',
@@ -97,7 +98,8 @@ export class Conformance {
       headers[name.toLowerCase()] = this.resolve(header);
     }
     for (const [name, header] of Object.entries(headers)) {
-      const value = res.headers[name];
+      const raw = res.headers[name] as string | string[] | undefined;
+      const value = Array.isArray(raw) ? raw.join(', ') : raw;
       if (value === undefined) {
         expect(header.required, `${what}: required header ${name} missing`).to.not.equal(true);
         continue;
