@@ -5,11 +5,10 @@
  */
 import { BatchWriteCommand, GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'chai';
-import { EventLog } from '../../api/events/log.js';
-import type { TicketEvent } from '../../api/events/model.js';
 import { messageSortKey } from '../../api/tickets/repository.js';
 import { spyOnCommands } from '../support/dynamo-spy.js';
 import { sharedEngine } from '../support/engine.js';
+import { ticketEvents } from '../support/events.js';
 import { type Harness, startHarness } from '../support/harness.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
@@ -25,18 +24,6 @@ async function partition(h: Harness, ticketId: string) {
     }),
   );
   return out.Items ?? [];
-}
-
-async function events(h: Harness, ticketId: string): Promise<TicketEvent[]> {
-  const log = new EventLog(h.runtime.dynamo.doc, h.tables.events, 30);
-  const all: TicketEvent[] = [];
-  let startKey: Record<string, string> | undefined;
-  do {
-    const page = await log.ofTicket(ticketId, 100, startKey);
-    all.push(...page.events);
-    startKey = page.lastKey;
-  } while (startKey);
-  return all;
 }
 
 async function ticketItem(h: Harness, ticketId: string) {
@@ -62,10 +49,10 @@ describe('every change is one transaction with its event', function () {
 
   it('writes exactly one event per change, each in the transaction of its change', async () => {
     const t = await h.ticket(); // ticket.created + the assistant's answer (message.created)
-    const counts: number[] = [(await events(h, t.id)).length];
+    const counts: number[] = [(await ticketEvents(h, t.id)).length];
     const step = async (request: Promise<unknown>) => {
       await request;
-      counts.push((await events(h, t.id)).length);
+      counts.push((await ticketEvents(h, t.id)).length);
     };
     const customer = () =>
       h
@@ -112,7 +99,7 @@ describe('every change is one transaction with its event', function () {
     await step(h.http().delete(`/v1/tickets/${t.id}`).set('authorization', as(admin)).expect(204));
 
     expect(counts).to.deep.equal([2, 3, 4, 5, 6, 7, 8, 9]);
-    const log = await events(h, t.id);
+    const log = await ticketEvents(h, t.id);
     expect(log.map((e) => e.type)).to.deep.equal([
       'ticket.created',
       'message.created',
@@ -283,7 +270,7 @@ describe('every change is one transaction with its event', function () {
       .expect(200);
     expect(history.body.events).to.have.length(100);
     expect(history.body.next_cursor).to.be.a('string');
-    expect((await events(h, t.id)).filter((e) => e.type === 'ticket.updated')).to.have.length(320);
+    expect((await ticketEvents(h, t.id)).filter((e) => e.type === 'ticket.updated')).to.have.length(320);
   });
 
   it('a customer message racing a close is refused (409) or stored before closed_at, never after', async () => {
@@ -369,7 +356,9 @@ describe('a write whose answer is lost is answered as the first attempt was', fu
     expect(res.status).to.equal(201);
     const stored = (await partition(h, t.id)).filter((i) => i.content === 'Lost in transit');
     expect(stored).to.have.length(1);
-    expect((await events(h, t.id)).filter((e) => e.data.message_id === res.body.message.message_id)).to.have.length(1);
+    expect(
+      (await ticketEvents(h, t.id)).filter((e) => e.data.message_id === res.body.message.message_id),
+    ).to.have.length(1);
   });
 
   it('an agent reply is stored with its status change and first response time', async () => {
@@ -409,6 +398,6 @@ describe('a write whose answer is lost is answered as the first attempt was', fu
     );
     expect(scan.Items).to.have.length(1);
     expect(scan.Items?.[0]?.ticket_id).to.equal(res.body.ticket.ticket_id);
-    expect(await events(h, res.body.ticket.ticket_id)).to.have.length(2); // created, and the assistant's answer
+    expect(await ticketEvents(h, res.body.ticket.ticket_id)).to.have.length(2); // created, and the assistant's answer
   });
 });

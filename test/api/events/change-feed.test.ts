@@ -4,25 +4,13 @@
  * reads are Queries of the feed index, never a Scan.
  */
 import { expect } from 'chai';
-import { EventLog } from '../../../api/events/log.js';
 import type { TicketEvent } from '../../../api/events/model.js';
 import { spyOnCommands } from '../../support/dynamo-spy.js';
+import { ticketEvents } from '../../support/events.js';
 import { type Harness, startHarness } from '../../support/harness.js';
 
 const as = (token: string) => `Bearer ${token}`;
 const LOOKBACK_MS = 400;
-
-async function historyOf(h: Harness, ticketId: string): Promise<TicketEvent[]> {
-  const log = new EventLog(h.runtime.dynamo.doc, h.tables.events, 30);
-  const all: TicketEvent[] = [];
-  let startKey: Record<string, string> | undefined;
-  do {
-    const page = await log.ofTicket(ticketId, 100, startKey);
-    all.push(...page.events);
-    startKey = page.lastKey;
-  } while (startKey);
-  return all;
-}
 
 interface Read {
   events: TicketEvent[];
@@ -74,7 +62,7 @@ describe('change feed', () => {
       h,
       agent,
       { events: [], cursor: undefined },
-      (await historyOf(h, first.id)).length,
+      (await ticketEvents(h, first.id)).length,
     );
     const caughtUp = await readToEnd(h, agent, firstRead.cursor);
     expect(caughtUp.events).to.deep.equal([]);
@@ -98,7 +86,7 @@ describe('change feed', () => {
     expect(patched.status).to.equal(200);
 
     const before = new Set([...firstRead.events, ...caughtUp.events].map((e) => e.id));
-    const all = [...(await historyOf(h, first.id)), ...(await historyOf(h, second.id))];
+    const all = [...(await ticketEvents(h, first.id)), ...(await ticketEvents(h, second.id))];
     const expected = all.filter((e) => !before.has(e.id)).map((e) => e.id);
     expect(expected.length).to.be.greaterThan(2);
 
@@ -129,7 +117,7 @@ describe('change feed', () => {
       got.push(...page.events.map((e) => e.id));
       cursor = page.cursor;
     }
-    const expected = (await Promise.all(tickets.map((t) => historyOf(h, t)))).flat().map((e) => e.id);
+    const expected = (await Promise.all(tickets.map((t) => ticketEvents(h, t)))).flat().map((e) => e.id);
     const rest = await readUntil(h, agent, { events: [], cursor }, expected.length - got.length);
     got.push(...rest.events.map((e) => e.id));
     expect(got.filter((id) => seen.has(id))).to.deep.equal([]);
@@ -145,7 +133,7 @@ describe('change feed', () => {
       .set('authorization', as(t.token))
       .send({ content: 'One more thing' })
       .expect(201);
-    const history = await historyOf(h, t.id);
+    const history = await ticketEvents(h, t.id);
     await new Promise((r) => setTimeout(r, LOOKBACK_MS * 2));
 
     const spy = spyOnCommands(h.runtime.dynamo.client);
