@@ -5,7 +5,9 @@ import { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import cors from 'cors';
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
+import type { AuditTrail } from './auth/audit.js';
 import type { AuthService } from './auth/service.js';
+import { auditRouter } from './http/audit-router.js';
 import { authRouter } from './http/auth-router.js';
 import { docsAssets, docsRouter } from './http/docs-router.js';
 import { errorHandler, notFoundHandler } from './http/errors.js';
@@ -25,6 +27,8 @@ import type { TicketService } from './tickets/service.js';
 export interface AppDeps {
   logger: Logger;
   auth: AuthService;
+  /** The account audit trail (admins read it). */
+  audit: AuditTrail;
   tickets: TicketService;
   /** CSV export and analytics summary. */
   reports: Omit<ReportDeps, 'logger'>;
@@ -67,6 +71,7 @@ export function createApp(deps: AppDeps): Express {
     ticketsRouter(registry, deps.auth, deps.tickets, deps.idempotency),
     eventsRouter(registry, deps.auth, deps.events),
     authRouter(registry, deps.auth, deps.rateLimiters, { secureCookies: deps.secureCookies }, deps.idempotency),
+    auditRouter(registry, deps.auth, deps.audit),
     docsRouter(registry),
   ];
 

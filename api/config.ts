@@ -33,6 +33,8 @@ export interface Config {
   tables: { tickets: string; principals: string; ratelimits: string; events: string };
   /** How long the event log keeps an event (TTL), in days. */
   eventsRetentionDays: number;
+  /** How long the account audit trail keeps an event (TTL). */
+  auditRetentionDays: number;
   events: {
     /** Window re-read by every feed reader; longer than a write's deadline (DESIGN 3b). */
     lookbackMs: number;
@@ -136,6 +138,7 @@ const schema = {
   [rateLimitsTable.envVar]: tableName.optional(),
   [eventsTable.envVar]: tableName.optional(),
   [ENV.eventsRetentionDays]: int(1, 3650).optional(),
+  [ENV.auditRetentionDays]: int(1, 3650).optional(),
   [ENV.eventsLookbackMs]: int(100, 600_000).optional(),
   [ENV.eventsPollMs]: int(10, 60_000).optional(),
   // Never above the default: the ALB idle timeout is derived from it.
@@ -238,6 +241,7 @@ export function loadConfig(env: Env = process.env, { service = true }: LoadOptio
       events: (v[eventsTable.envVar] as string | undefined) ?? eventsTable.defaultName,
     },
     eventsRetentionDays: (v[ENV.eventsRetentionDays] as number | undefined) ?? 30,
+    auditRetentionDays: (v[ENV.auditRetentionDays] as number | undefined) ?? 365,
     events: {
       // A write gives up after its attempts (3 x DYNAMODB_TIMEOUT_MS) plus back-off: a margin above that.
       lookbackMs:

@@ -35,6 +35,7 @@ export const ENV = {
   shutdownDelayMs: 'SHUTDOWN_DELAY_MS',
   dynamodbTimeoutMs: 'DYNAMODB_TIMEOUT_MS',
   eventsRetentionDays: 'EVENTS_RETENTION_DAYS',
+  auditRetentionDays: 'AUDIT_RETENTION_DAYS',
   eventsLookbackMs: 'EVENTS_LOOKBACK_MS',
   eventsPollMs: 'EVENTS_POLL_MS',
   sseHeartbeatMs: 'SSE_HEARTBEAT_MS',

@@ -5,7 +5,8 @@
 import type { AppDeps } from './app.js';
 import type { Assistant } from './assistant/assistant.js';
 import { buildAssistant } from './assistant/build.js';
-import { logAuditSink } from './auth/audit.js';
+import { StoredAuditTrail } from './auth/audit.js';
+import { AuditLog } from './auth/audit-log.js';
 import { DeviceTokens } from './auth/devices.js';
 import { PrincipalRepository } from './auth/repository.js';
 import { deriveKey } from './auth/secrets.js';
@@ -65,6 +66,12 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
   const tableNames = config.tables;
 
   const principals = new PrincipalRepository(dynamo.doc, tableNames.principals);
+  const cursors = new CursorCodec(deriveKey(signingSecret, 'list-cursor'));
+  const audit = new StoredAuditTrail(
+    new AuditLog(dynamo.doc, tableNames.events, config.auditRetentionDays),
+    cursors,
+    logger,
+  );
   const auth = new AuthService(
     principals,
     new TokenService(deriveKey(signingSecret, 'access-token'), config.tokenTtlSeconds),
@@ -75,7 +82,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     new DeviceTokens(deriveKey(signingSecret, 'device-token')),
     bootstrapKey.value,
     (err) => logger.warn('recording an API key use failed', { error: (err as Error).message }),
-    logAuditSink(logger),
+    audit,
   );
   const events = new EventLog(dynamo.doc, tableNames.events, config.eventsRetentionDays);
   const ticketRepository = new TicketRepository(dynamo.doc, tableNames.tickets, events);
@@ -86,7 +93,6 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     ticketsTable: tableNames.tickets,
     tickets: ticketRepository,
   });
-  const cursors = new CursorCodec(deriveKey(signingSecret, 'list-cursor'));
   const feed = new ChangeFeed(events, cursors, config.events.lookbackMs, config.eventsRetentionDays);
   const tickets = new TicketService({
     repository: ticketRepository,
@@ -125,6 +131,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
         logger,
       ),
       auth,
+      audit,
       tickets,
       events: {
         feed,

@@ -4,7 +4,6 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
-  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -12,6 +11,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { PRINCIPALS_BY_KIND_INDEX } from '../db/tables.js';
+import { commit, TransactionCancelled, transactionToken, type Write } from '../db/transaction.js';
 import type { Role } from './principal.js';
 
 export interface UserItem {
@@ -82,40 +82,56 @@ export class PrincipalRepository {
     return out.Item as T | undefined;
   }
 
-  /** false when the principal id is taken. */
-  private async putNew(item: UserItem | ApiKeyItem): Promise<boolean> {
+  /** Sends the principal's write with the others of its change (its audit event) as one transaction. */
+  private async transact(write: Write, also: readonly Write[], operation: string): Promise<boolean> {
     try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: item,
-          ConditionExpression: 'attribute_not_exists(principal_id)',
-        }),
-      );
+      await commit(this.doc, [write, ...also], transactionToken(operation));
       return true;
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
+      if (err instanceof TransactionCancelled && err.failed(write.label)) return false;
       throw err;
     }
+  }
+
+  /** false when the principal id is taken. */
+  private putNew(item: UserItem | ApiKeyItem, also: readonly Write[]): Promise<boolean> {
+    const put = {
+      label: 'principal',
+      item: { Put: { TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(principal_id)' } },
+    };
+    return this.transact(put, also, `create:${item.principal_id}`);
+  }
+
+  /** false when there was no such principal. */
+  private deleteExisting(principalId: string, also: readonly Write[]): Promise<boolean> {
+    const del = {
+      label: 'principal',
+      item: {
+        Delete: {
+          TableName: this.table,
+          Key: { principal_id: principalId },
+          ConditionExpression: 'attribute_exists(principal_id)',
+        },
+      },
+    };
+    return this.transact(del, also, `delete:${principalId}`);
   }
 
   getUser = (email: string) => this.get<UserItem>(userId(email));
   getApiKey = (id: string) => this.get<ApiKeyItem>(keyId(id));
 
-  createUser(user: Omit<UserItem, 'principal_id' | 'kind'>): Promise<boolean> {
-    return this.putNew({ ...user, principal_id: userId(user.email), kind: 'user' });
+  /** `also`: the writes committed with it (its audit event). */
+  createUser(user: Omit<UserItem, 'principal_id' | 'kind'>, also: readonly Write[] = []): Promise<boolean> {
+    return this.putNew({ ...user, principal_id: userId(user.email), kind: 'user' }, also);
   }
 
-  createApiKey(key: Omit<ApiKeyItem, 'principal_id' | 'kind'>): Promise<boolean> {
-    return this.putNew({ ...key, principal_id: keyId(key.key_id), kind: 'api_key' });
+  createApiKey(key: Omit<ApiKeyItem, 'principal_id' | 'kind'>, also: readonly Write[] = []): Promise<boolean> {
+    return this.putNew({ ...key, principal_id: keyId(key.key_id), kind: 'api_key' }, also);
   }
 
   /** false when there was no such key. */
-  async deleteApiKey(id: string): Promise<boolean> {
-    const out = await this.doc.send(
-      new DeleteCommand({ TableName: this.table, Key: { principal_id: keyId(id) }, ReturnValues: 'ALL_OLD' }),
-    );
-    return out.Attributes !== undefined;
+  deleteApiKey(id: string, also: readonly Write[] = []): Promise<boolean> {
+    return this.deleteExisting(keyId(id), also);
   }
 
   /** Every item of a kind (`user`, `api_key`), one Query page after another (staff and keys are few). */
@@ -139,49 +155,61 @@ export class PrincipalRepository {
     return items;
   }
 
-  /** The updated user, or undefined when there is no such user. */
-  async updateUser(email: string, changes: UserChanges): Promise<UserItem | undefined> {
+  /**
+   * Applies `changes` to the user as read (`current`), with `also` in the same transaction. A change that ends
+   * sessions is conditional on the session version read, so the version it sets is exact. The user as written,
+   * or undefined when the user is gone or its sessions were ended meanwhile (the caller reads again).
+   */
+  async updateUser(
+    current: UserItem,
+    changes: UserChanges,
+    also: readonly Write[] = [],
+  ): Promise<UserItem | undefined> {
     const { endSessions, ...fields } = changes;
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = {};
     const sets: string[] = [];
+    const next: UserItem = { ...current };
     for (const [name, value] of Object.entries(fields)) {
       if (value === undefined) continue;
       names[`#${name}`] = name;
       values[`:${name}`] = value;
       sets.push(`#${name} = :${name}`);
+      (next as unknown as Record<string, unknown>)[name] = value;
     }
-    let update = `SET ${sets.join(', ')}`;
+    let condition = 'attribute_exists(principal_id)';
     if (endSessions) {
+      const version = current.session_version ?? 0;
       names['#sv'] = 'session_version';
-      values[':one'] = 1;
-      update += ' ADD #sv :one';
+      values[':sv'] = version + 1;
+      sets.push('#sv = :sv');
+      next.session_version = version + 1;
+      if (current.session_version === undefined) condition += ' AND attribute_not_exists(#sv)';
+      else {
+        values[':was'] = version;
+        condition += ' AND #sv = :was';
+      }
     }
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
+    const update = {
+      label: 'principal',
+      item: {
+        Update: {
           TableName: this.table,
-          Key: { principal_id: userId(email) },
-          UpdateExpression: update,
-          ConditionExpression: 'attribute_exists(principal_id)',
+          Key: { principal_id: userId(current.email) },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: condition,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return out.Attributes as UserItem;
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return undefined;
-      throw err;
-    }
+        },
+      },
+    };
+    const done = await this.transact(update, also, `update:${userId(current.email)}:${next.session_version ?? 0}`);
+    return done ? next : undefined;
   }
 
   /** false when there was no such user. */
-  async deleteUser(email: string): Promise<boolean> {
-    const out = await this.doc.send(
-      new DeleteCommand({ TableName: this.table, Key: { principal_id: userId(email) }, ReturnValues: 'ALL_OLD' }),
-    );
-    return out.Attributes !== undefined;
+  deleteUser(email: string, also: readonly Write[] = []): Promise<boolean> {
+    return this.deleteExisting(userId(email), also);
   }
 
   /**

@@ -1,8 +1,9 @@
 /** Authentication and the admin's management of users and API keys (there is no open registration). */
 import { randomBytes } from 'node:crypto';
+import type { Write } from '../db/transaction.js';
 import { badRequest, conflict, forbidden, notFound, unauthorized } from '../errors.js';
 import { hashToken, tokenMatches } from '../tickets/ids.js';
-import type { AuditEvent, AuditSink } from './audit.js';
+import type { AuditEvent, AuditTrail } from './audit.js';
 import type { DeviceTokens } from './devices.js';
 import { passwordWeakness } from './password-strength.js';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from './passwords.js';
@@ -84,8 +85,8 @@ export class AuthService {
     bootstrapAdminKey: string | undefined,
     /** Failures of work done beside a request (recording a key's use); the request does not wait for it. */
     private readonly onBackgroundError: (err: unknown) => void = () => undefined,
-    /** The account audit trail (api/auth/audit.ts). */
-    private readonly audit: AuditSink = { record: async () => undefined },
+    /** The account audit trail (api/auth/audit.ts): its events are written with the changes they describe. */
+    private readonly audit: AuditTrail,
     private readonly clock: () => Date = () => new Date(),
   ) {
     this.bootstrapHash = bootstrapAdminKey ? hashToken(bootstrapAdminKey) : undefined;
@@ -120,8 +121,26 @@ export class AuthService {
     return this.tokens.issueStream(grant);
   }
 
-  verifyStreamToken(token: string): Promise<StreamGrant | undefined> {
-    return this.tokens.verifyStream(token);
+  /**
+   * What a stream token opens, checked against today's principal as an access token is: a user's session (a
+   * deactivation, deletion, demotion or logout ends it within the session cache period) or an API key that
+   * still exists. The role is today's.
+   */
+  async verifyStreamToken(token: string): Promise<StreamGrant | undefined> {
+    const grant = await this.tokens.verifyStream(token);
+    if (!grant || !('principal' in grant)) return grant;
+    const { principal } = grant;
+    if (principal.kind === 'user') {
+      if (!principal.sessionId || !principal.email) return undefined;
+      const user = await this.sessions.check(principal.sessionId, principal.email);
+      return user && { principal: { ...principal, name: user.name, role: user.role } };
+    }
+    if (principal.kind === 'api_key') {
+      const item = await this.principals.getApiKey(principal.id.replace(/^api-key:/, ''));
+      return item && { principal: { ...principal, name: item.name, role: item.role } };
+    }
+    // The bootstrap key: valid while the service runs with it.
+    return this.bootstrapHash ? grant : undefined;
   }
 
   private recordKeyUse(item: ApiKeyItem): void {
@@ -154,8 +173,19 @@ export class AuthService {
     return user && ok && user.active !== false ? user : undefined;
   }
 
-  private async trail(event: AuditEvent): Promise<void> {
-    await this.audit.record(event);
+  /** Runs a change with its audit event in the same transaction; the event is logged once it committed. */
+  private async audited<T>(event: AuditEvent, change: (also: Write[]) => Promise<T>): Promise<T> {
+    const pending = this.audit.prepare(event);
+    const result = await change([pending.write]);
+    if (result !== undefined && result !== false) pending.committed();
+    return result;
+  }
+
+  /** Why a change of a user read a moment ago did not apply: the user is gone (404) or was changed (409). */
+  private async lostUpdate(email: string): Promise<Error> {
+    return (await this.principals.getUser(email))
+      ? conflict('The account was changed meanwhile; try again')
+      : notFound('User');
   }
 
   /** `deviceToken`: the one this device was given at an earlier login, kept when still valid for the account. */
@@ -163,10 +193,10 @@ export class AuthService {
     const user = await this.checkPassword(email, password);
     const who = { actor: email.toLowerCase(), subject: email.toLowerCase(), ...(clientIp && { client_ip: clientIp }) };
     if (!user) {
-      await this.trail({ type: 'auth.login_failed', ...who });
+      await this.audit.record({ type: 'auth.login_failed', ...who });
       throw unauthorized('E-mail or password is incorrect');
     }
-    await this.trail({ type: 'auth.login', ...who });
+    await this.audit.record({ type: 'auth.login', ...who });
     const session = await this.sessions.open(user);
     const known = this.devices.deviceOf(deviceToken, user.email) !== undefined;
     return {
@@ -201,25 +231,35 @@ export class AuthService {
     if (!user) {
       throw badRequest('The current password is incorrect', [{ path: 'body.current_password', message: 'incorrect' }]);
     }
-    const updated = await this.principals.updateUser(user.email, {
-      password_hash: await hashPassword(next),
-      updated_at: this.clock().toISOString(),
-      endSessions: true,
-    });
-    if (!updated) throw notFound('User');
+    const passwordHash = await hashPassword(next);
+    const event = { type: 'user.updated' as const, actor: principal.id, subject: user.email, changes: ['password'] };
+    const updated = await this.audited(event, (also) =>
+      this.principals.updateUser(
+        user,
+        { password_hash: passwordHash, updated_at: this.clock().toISOString(), endSessions: true },
+        also,
+      ),
+    );
+    if (!updated) throw await this.lostUpdate(user.email);
     await this.sessions.keep(principal.sessionId, updated.session_version ?? 0);
     this.sessions.forget(user.email);
   }
 
   /** An admin sets a user's password (forgotten password): every session of the user ends. */
-  async resetPassword(email: string, password: string): Promise<void> {
+  async resetPassword(email: string, password: string, by: Principal): Promise<void> {
     requireStrong(password, 'body.password', [email]);
-    const updated = await this.principals.updateUser(email, {
-      password_hash: await hashPassword(password),
-      updated_at: this.clock().toISOString(),
-      endSessions: true,
-    });
-    if (!updated) throw notFound('User');
+    const passwordHash = await hashPassword(password);
+    const current = await this.principals.getUser(email);
+    if (!current) throw notFound('User');
+    const event = { type: 'user.updated' as const, actor: by.id, subject: current.email, changes: ['password'] };
+    const updated = await this.audited(event, (also) =>
+      this.principals.updateUser(
+        current,
+        { password_hash: passwordHash, updated_at: this.clock().toISOString(), endSessions: true },
+        also,
+      ),
+    );
+    if (!updated) throw await this.lostUpdate(current.email);
     this.sessions.forget(updated.email);
   }
 
@@ -244,14 +284,12 @@ export class AuthService {
     if (!current) throw notFound('User');
     const endSessions =
       (patch.active === false && current.active !== false) || (patch.role !== undefined && patch.role !== current.role);
-    const updated = await this.principals.updateUser(email, {
-      ...patch,
-      updated_at: this.clock().toISOString(),
-      endSessions,
-    });
-    if (!updated) throw notFound('User');
+    const event = { type: 'user.updated' as const, actor: by.id, subject: current.email, changes: Object.keys(patch) };
+    const updated = await this.audited(event, (also) =>
+      this.principals.updateUser(current, { ...patch, updated_at: this.clock().toISOString(), endSessions }, also),
+    );
+    if (!updated) throw await this.lostUpdate(current.email);
     if (endSessions) this.sessions.forget(updated.email);
-    await this.trail({ type: 'user.updated', actor: by.id, subject: updated.email, changes: Object.keys(patch) });
     return userView(updated);
   }
 
@@ -259,9 +297,9 @@ export class AuthService {
     if (by.email !== undefined && by.email === email.toLowerCase()) {
       throw conflict('An admin cannot delete their own account; ask another admin');
     }
-    if (!(await this.principals.deleteUser(email))) throw notFound('User');
+    const event = { type: 'user.deleted' as const, actor: by.id, subject: email.toLowerCase() };
+    if (!(await this.audited(event, (also) => this.principals.deleteUser(email, also)))) throw notFound('User');
     this.sessions.forget(email.toLowerCase());
-    await this.trail({ type: 'user.deleted', actor: by.id, subject: email.toLowerCase() });
   }
 
   async listApiKeys(): Promise<ApiKeyListing[]> {
@@ -288,8 +326,10 @@ export class AuthService {
       active: true,
       session_version: 0,
     };
-    if (!(await this.principals.createUser(user))) throw conflict(`a user with e-mail ${user.email} already exists`);
-    await this.trail({ type: 'user.created', actor: by.id, subject: user.email, changes: ['role'] });
+    const event = { type: 'user.created' as const, actor: by.id, subject: user.email, changes: ['role'] };
+    if (!(await this.audited(event, (also) => this.principals.createUser(user, also)))) {
+      throw conflict(`a user with e-mail ${user.email} already exists`);
+    }
     return userView(user);
   }
 
@@ -304,13 +344,15 @@ export class AuthService {
       created_at: this.clock().toISOString(),
       created_by: by.id,
     };
-    if (!(await this.principals.createApiKey(item))) throw conflict('key id collision; retry');
-    await this.trail({ type: 'api_key.created', actor: by.id, subject: id });
+    const event = { type: 'api_key.created' as const, actor: by.id, subject: id };
+    if (!(await this.audited(event, (also) => this.principals.createApiKey(item, also)))) {
+      throw conflict('key id collision; retry');
+    }
     return { key_id: id, name: item.name, role: item.role, created_at: item.created_at, api_key: `fk_${id}.${secret}` };
   }
 
   async deleteApiKey(id: string, by: Principal): Promise<void> {
-    if (!(await this.principals.deleteApiKey(id))) throw notFound('API key');
-    await this.trail({ type: 'api_key.revoked', actor: by.id, subject: id });
+    const event = { type: 'api_key.revoked' as const, actor: by.id, subject: id };
+    if (!(await this.audited(event, (also) => this.principals.deleteApiKey(id, also)))) throw notFound('API key');
   }
 }

@@ -38,7 +38,14 @@ export class TokenService {
     const claims =
       'ticketId' in grant
         ? { scope: 'ticket', ticket_id: grant.ticketId }
-        : { scope: 'events', role: grant.principal.role, name: grant.principal.name, kind: grant.principal.kind };
+        : {
+            scope: 'events',
+            role: grant.principal.role,
+            name: grant.principal.name,
+            kind: grant.principal.kind,
+            // The login session, checked again when the token opens a stream (a deactivation ends it too).
+            ...(grant.principal.sessionId && { sid: grant.principal.sessionId }),
+          };
     return new SignJWT(claims)
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject('ticketId' in grant ? `ticket:${grant.ticketId}` : grant.principal.id)
@@ -64,6 +71,7 @@ export class TokenService {
       const kind = payload.kind === 'api_key' || payload.kind === 'bootstrap' ? payload.kind : 'user';
       const principal: Principal = { kind, id: payload.sub, name: String(payload.name ?? payload.sub), role };
       if (kind === 'user') principal.email = payload.sub;
+      if (typeof payload.sid === 'string') principal.sessionId = payload.sid;
       return { principal };
     } catch (err) {
       if (err instanceof errors.JOSEError) return undefined;

@@ -203,6 +203,13 @@ export const EVENTS_FEED_INDEX = {
   sortAttribute: 'event_id',
 } as const;
 
+/**
+ * The account audit trail (api/auth/audit-log.ts) lives in the events table under one partition no ticket id can
+ * take. Its items carry no `feed_bucket`, so the feed index (sparse) never holds them: the change feed, the live
+ * streams and webhooks, which read that index only, cannot see them. Newest first is one Query of the partition.
+ */
+export const AUDIT_PARTITION = '#audit';
+
 export const eventsTable: TableDefinition = {
   suffix: 'events',
   envVar: 'EVENTS_TABLE',

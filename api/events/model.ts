@@ -3,6 +3,7 @@
  * own transaction. The zod schemas document the history and feed responses.
  */
 import { z } from 'zod';
+import { TICKET_ID_PATTERN } from '../tickets/model.js';
 import { eventId } from './ids.js';
 
 export const EVENT_TYPES = [
@@ -81,7 +82,8 @@ export const FeedQuery = z.strictObject({
   after: z.string().max(2048).optional().meta({ description: 'The next_cursor of the previous page' }),
   limit: Limit.optional(),
   types: EventTypes.optional(),
-  ticket_id: z.string().min(1).max(64).optional(),
+  // A ticket id only: the log's other partitions (the account audit trail) are no ticket's.
+  ticket_id: z.string().regex(TICKET_ID_PATTERN, 'not a ticket id').optional(),
 });
 
 export const FeedPage = z

@@ -219,7 +219,10 @@ export function authRouter(
         access: 'agent',
         body: PasswordChange,
         success: { status: 204, description: 'Changed' },
-        errors: { 403: 'The credential is not an agent session' },
+        errors: {
+          403: 'The credential is not an agent session',
+          409: 'The account was changed at the same moment; try again',
+        },
       },
       async ({ body, principal, res }) => {
         await auth.changeOwnPassword(principal, body.current_password, body.new_password);
@@ -269,7 +272,10 @@ export function authRouter(
         params: UserParams,
         body: UserPatch,
         success: { status: 200, description: 'The updated account', schema: UserAccount },
-        errors: { 404: 'No user with this e-mail', 409: 'An admin cannot deactivate or demote their own account' },
+        errors: {
+          404: 'No user with this e-mail',
+          409: 'An admin cannot deactivate or demote their own account, or the account was changed at the same moment',
+        },
       },
       async ({ params, body, principal, res }) => {
         res.json(await auth.updateUser(params.email, body, principal));
@@ -304,10 +310,10 @@ export function authRouter(
         params: UserParams,
         body: PasswordReset,
         success: { status: 204, description: 'Set' },
-        errors: { 404: 'No user with this e-mail' },
+        errors: { 404: 'No user with this e-mail', 409: 'The account was changed at the same moment; try again' },
       },
-      async ({ params, body, res }) => {
-        await auth.resetPassword(params.email, body.password);
+      async ({ params, body, principal, res }) => {
+        await auth.resetPassword(params.email, body.password, principal);
         res.status(204).end();
       },
     )
