@@ -402,6 +402,20 @@ describe('OpenAPI document conformance (every route, every response checked agai
     await call('deleteUser', 401, { params });
   });
 
+  it('the account audit trail', async () => {
+    const page = await call('listAuditEvents', 200, { token: ADMIN_KEY, query: { limit: '2' } });
+    expect(page.body.events.length).to.be.greaterThan(0);
+    await call('listAuditEvents', 200, { token: ADMIN_KEY, query: { after: page.body.next_cursor, limit: '2' } });
+    await call('listAuditEvents', 200, {
+      token: ADMIN_KEY,
+      query: { types: 'user.created,auth.login', actor: 'bootstrap-admin', subject: agent.email },
+    });
+    await call('listAuditEvents', 400, { token: ADMIN_KEY, query: { types: 'ticket.created' } });
+    await call('listAuditEvents', 400, { token: ADMIN_KEY, query: { after: 'forged.cursor' } });
+    await call('listAuditEvents', 401, {});
+    await call('listAuditEvents', 403, { token: manager.token });
+  });
+
   it('Idempotency-Key: on every creation route a replay marked Idempotent-Replayed, and a reused key (422)', async () => {
     const t = await h.ticket();
     const email = `replayed-${Date.now()}@freeda.test`;
