@@ -7,8 +7,10 @@ import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { AuditTrail } from './auth/audit.js';
 import type { AuthService } from './auth/service.js';
+import type { CannedResponses } from './canned/service.js';
 import { auditRouter } from './http/audit-router.js';
 import { authRouter } from './http/auth-router.js';
+import { cannedRouter } from './http/canned-router.js';
 import { docsAssets, docsRouter } from './http/docs-router.js';
 import { errorHandler, notFoundHandler } from './http/errors.js';
 import { type EventsDeps, eventsRouter } from './http/events-router.js';
@@ -30,6 +32,8 @@ export interface AppDeps {
   /** The account audit trail (admins read it). */
   audit: AuditTrail;
   tickets: TicketService;
+  /** Canned responses (agents send them by id in a message). */
+  canned: CannedResponses;
   /** CSV export and analytics summary. */
   reports: Omit<ReportDeps, 'logger'>;
   health: HealthDeps;
@@ -68,7 +72,8 @@ export function createApp(deps: AppDeps): Express {
     publicRouter(registry, deps.auth, deps.tickets, deps.rateLimiters, deps.idempotency),
     // Before the tickets router: `/v1/tickets/export.csv` must not be taken for `/v1/tickets/{ticket_id}`.
     reportsRouter(registry, deps.auth, { ...deps.reports, logger: deps.logger }),
-    ticketsRouter(registry, deps.auth, deps.tickets, deps.idempotency),
+    ticketsRouter(registry, deps.auth, deps.tickets, deps.idempotency, deps.canned),
+    cannedRouter(registry, deps.auth, deps.canned),
     eventsRouter(registry, deps.auth, deps.events),
     authRouter(registry, deps.auth, deps.rateLimiters, { secureCookies: deps.secureCookies }, deps.idempotency),
     auditRouter(registry, deps.auth, deps.audit),

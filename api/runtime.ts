@@ -13,6 +13,8 @@ import { deriveKey } from './auth/secrets.js';
 import { AuthService } from './auth/service.js';
 import { SESSION_CHECK_CACHE_MS, SessionStore } from './auth/sessions.js';
 import { TokenService } from './auth/tokens.js';
+import { CannedRepository } from './canned/repository.js';
+import { CannedResponses } from './canned/service.js';
 import type { Config } from './config.js';
 import { type BootstrapKey, bootstrapAdminKey, prepareTables, startDatabase, tokenSigningKey } from './db/bootstrap.js';
 import { createDynamoClients, type DynamoClients } from './db/client.js';
@@ -133,6 +135,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
       auth,
       audit,
       tickets,
+      canned: new CannedResponses(new CannedRepository(dynamo.doc, tableNames.tickets), cursors),
       events: {
         feed,
         streams,

@@ -117,6 +117,16 @@ export const ANALYSIS_JOBS_INDEX = {
 export const KNOWLEDGE_PARTITION = '#knowledge-base';
 export const KNOWLEDGE_SK_PREFIX = 'FAQ#';
 
+/**
+ * Canned responses (api/canned/): a partition of the tickets table no ticket id can take. Each response is two
+ * copies of one item, written together: `CANNED#<shortcut>` (listing and prefix search: one Query with
+ * `begins_with` on the sort key, in shortcut order; the key makes shortcuts unique) and `CANNED_ID#<id>`
+ * (sending one by id: one GetItem). They carry no list attributes, so no ticket index holds them.
+ */
+export const CANNED_PARTITION = '#canned';
+export const CANNED_SHORTCUT_SK_PREFIX = 'CANNED#';
+export const CANNED_ID_SK_PREFIX = 'CANNED_ID#';
+
 export const ticketsTable: TableDefinition = {
   suffix: 'tickets',
   envVar: 'TICKETS_TABLE',

@@ -2,6 +2,7 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import type { AuthService } from '../auth/service.js';
+import type { CannedResponses } from '../canned/service.js';
 import { preconditionFailed, preconditionRequired } from '../errors.js';
 import { EventPage } from '../events/model.js';
 import {
@@ -46,7 +47,9 @@ export function ticketsRouter(
   registry: OpenAPIRegistry,
   auth: AuthService,
   tickets: TicketService,
-  idempotency?: Idempotency,
+  idempotency: Idempotency | undefined,
+  /** Canned responses an agent sends by id (`canned_response_id`). */
+  canned: CannedResponses,
 ) {
   const tags: ['tickets'] = ['tickets'];
   return new ApiRouter(registry, auth, idempotency)
@@ -139,7 +142,8 @@ export function ticketsRouter(
         path: '/v1/tickets/{ticket_id}/messages',
         operationId: 'addTicketMessage',
         summary: 'Reply to the customer, or add an internal note (internal: true)',
-        description: 'A first reply moves a new ticket to in_progress (and assigns it to its author if unassigned).',
+        description:
+          'A first reply moves a new ticket to in_progress (and assigns it to its author if unassigned). Send `content`, or `canned_response_id` for a canned response with `{{customer.name}}` and `{{agent.name}}` filled in (an unknown id is a 400).',
         tags,
         access: 'agent',
         params: TicketParams,
@@ -154,7 +158,15 @@ export function ticketsRouter(
         errors: { 404: NOT_FOUND },
       },
       async ({ params, body, principal, res }) => {
-        const out = await tickets.addAgentMessage(params.ticket_id, body, principal);
+        // A canned response becomes the content, placeholders filled, before the reply use case runs.
+        const content =
+          body.canned_response_id === undefined
+            ? (body.content as string)
+            : await canned.render(body.canned_response_id, {
+                customerName: await tickets.customerName(params.ticket_id),
+                agentName: principal.name,
+              });
+        const out = await tickets.addAgentMessage(params.ticket_id, { ...body, content }, principal);
         res.setHeader('ETag', etag(out.ticket.version));
         res.status(201).json(out);
       },

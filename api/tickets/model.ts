@@ -136,8 +136,18 @@ export type CreatePublicTicket = z.infer<typeof CreatePublicTicket>;
 
 export const NewCustomerMessage = z.strictObject({ content }).meta({ id: 'NewCustomerMessage' });
 export const NewAgentMessage = z
-  .strictObject({ content, internal: z.boolean().default(false) })
-  .meta({ id: 'NewAgentMessage' });
+  .strictObject({
+    content: content.optional(),
+    canned_response_id: z.string().max(64).optional().meta({
+      description: 'Send this canned response (placeholders filled) instead of `content`',
+      example: 'cr_3f9a1c0b7d2e4f60',
+    }),
+    internal: z.boolean().default(false),
+  })
+  .refine((m) => (m.content === undefined) !== (m.canned_response_id === undefined), {
+    message: 'give either content or canned_response_id (exactly one)',
+  })
+  .meta({ id: 'NewAgentMessage', description: 'Exactly one of `content` and `canned_response_id`' });
 
 export const TicketPatch = z
   .strictObject({

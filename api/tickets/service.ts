@@ -387,6 +387,11 @@ export class TicketService {
     }
   }
 
+  /** The ticket's customer name, if it has one (a canned response's `{{customer.name}}`); 404 without a ticket. */
+  async customerName(ticketId: string): Promise<string | undefined> {
+    return (await this.mustGet(ticketId)).customer_name;
+  }
+
   /**
    * A reply or an internal note. The first reply moves a new ticket to in_progress (and to its author), in
    * the same transaction as the reply and its first-response time.

@@ -402,6 +402,59 @@ describe('OpenAPI document conformance (every route, every response checked agai
     await call('deleteUser', 401, { params });
   });
 
+  it('canned responses, and a message sent as one', async () => {
+    const body = { shortcut: `conf-${Date.now()}`, title: 'Conformance', content: 'Hello {{customer.name}}' };
+    const made = await call('createCannedResponse', 201, { token: manager.token, body });
+    await call('createCannedResponse', 409, { token: manager.token, body });
+    await call('createCannedResponse', 400, { token: manager.token, body: { ...body, shortcut: 'no spaces' } });
+    await call('createCannedResponse', 401, { body });
+    await call('createCannedResponse', 403, { token: agent.token, body });
+    await call('createCannedResponse', 413, { token: manager.token, body: { ...body, content: BIG } });
+    await call('createCannedResponse', 415, { token: manager.token, raw: { type: 'text/plain', data: 'x' } });
+
+    const page = await call('listCannedResponses', 200, { token: agent.token, query: { prefix: 'conf', limit: '1' } });
+    expect(page.body.items).to.have.length(1);
+    await call('listCannedResponses', 400, { token: agent.token, query: { limit: '0' } });
+    await call('listCannedResponses', 401, {});
+
+    const params = { id: made.body.id as string };
+    await call('getCannedResponse', 200, { params, token: agent.token });
+    await call('getCannedResponse', 404, { params: { id: 'cr_0000000000000000' }, token: agent.token });
+    await call('getCannedResponse', 400, { params: { id: 'x'.repeat(65) }, token: agent.token });
+    await call('getCannedResponse', 401, { params });
+
+    const t = await h.ticket();
+    const sent = await call('addTicketMessage', 201, {
+      params: { ticket_id: t.id },
+      token: agent.token,
+      body: { canned_response_id: params.id },
+    });
+    expect(sent.body.message.content).to.equal('Hello Alice');
+    await call('addTicketMessage', 400, {
+      params: { ticket_id: t.id },
+      token: agent.token,
+      body: { canned_response_id: 'cr_0000000000000000' },
+    });
+
+    const other = await call('createCannedResponse', 201, {
+      token: manager.token,
+      body: { ...body, shortcut: `${body.shortcut}-b` },
+    });
+    await call('updateCannedResponse', 200, { params, token: manager.token, body: { title: 'Changed' } });
+    await call('updateCannedResponse', 409, { params, token: manager.token, body: { shortcut: other.body.shortcut } });
+    await call('updateCannedResponse', 400, { params, token: manager.token, body: {} });
+    await call('updateCannedResponse', 401, { params, body: { title: 'x' } });
+    await call('updateCannedResponse', 403, { params, token: agent.token, body: { title: 'x' } });
+    await call('updateCannedResponse', 413, { params, token: manager.token, body: { content: BIG } });
+    await call('updateCannedResponse', 415, { params, token: manager.token, raw: { type: 'text/plain', data: 'x' } });
+    await call('deleteCannedResponse', 403, { params, token: agent.token });
+    await call('deleteCannedResponse', 401, { params });
+    await call('deleteCannedResponse', 400, { params: { id: 'x'.repeat(65) }, token: manager.token });
+    await call('deleteCannedResponse', 204, { params, token: manager.token });
+    await call('deleteCannedResponse', 404, { params, token: manager.token });
+    await call('updateCannedResponse', 404, { params, token: manager.token, body: { title: 'x' } });
+  });
+
   it('the account audit trail', async () => {
     const page = await call('listAuditEvents', 200, { token: ADMIN_KEY, query: { limit: '2' } });
     expect(page.body.events.length).to.be.greaterThan(0);
