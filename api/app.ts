@@ -64,7 +64,7 @@ export function createApp(deps: AppDeps): Express {
     publicRouter(registry, deps.auth, deps.tickets, deps.rateLimiters, deps.idempotency),
     // Before the tickets router: `/v1/tickets/export.csv` must not be taken for `/v1/tickets/{ticket_id}`.
     reportsRouter(registry, deps.auth, { ...deps.reports, logger: deps.logger }),
-    ticketsRouter(registry, deps.auth, deps.tickets, deps.idempotency),
+    ticketsRouter(registry, deps.auth, deps.tickets, deps.rateLimiters, deps.idempotency),
     eventsRouter(registry, deps.auth, deps.events),
     authRouter(registry, deps.auth, deps.rateLimiters, { secureCookies: deps.secureCookies }, deps.idempotency),
     docsRouter(registry),
