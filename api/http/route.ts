@@ -108,7 +108,7 @@ function bearerOf(req: Request): string | undefined {
  * An unknown key is reported at its own path (`query.sort`), not at the object that holds it.
  */
 export function validationError(where: 'params' | 'query' | 'body' | 'headers', error: z.ZodError): AppError {
-  const details: ErrorDetail[] = error.issues.flatMap((issue) => {
+  const details: ErrorDetail[] = error.issues.flatMap(closestVariant).flatMap((issue) => {
     const at = [where, ...issue.path.map(String)];
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => ({ path: [...at, key].join('.'), message: 'not a known field or parameter' }));
@@ -116,6 +116,16 @@ export function validationError(where: 'params' | 'query' | 'body' | 'headers', 
     return [{ path: at.join('.'), message: issue.message }];
   });
   return badRequest(`Invalid ${where}`, details);
+}
+
+/**
+ * A value that matches no variant of a union: the faults of the variant it came closest to (fewest issues), so
+ * an agent's reply with an empty `content` reads `body.content`, not a bare "Invalid input" on the body.
+ */
+function closestVariant(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== 'invalid_union' || !('errors' in issue) || issue.errors.length === 0) return [issue];
+  const closest = issue.errors.reduce((best, variant) => (variant.length < best.length ? variant : best));
+  return closest.flatMap((inner) => closestVariant({ ...inner, path: [...issue.path, ...inner.path] }));
 }
 
 const hasBody = (req: Request) =>

@@ -60,10 +60,12 @@ export const CreateBridgeTicket = z
   .meta({ id: 'CreateBridgeTicket' });
 export type CreateBridgeTicket = z.infer<typeof CreateBridgeTicket>;
 
+const FROM_ERROR = 'from is "customer" (a bridge writing as the customer), or "agent" or left out (a reply or note)';
+
 /** A customer's message carried by a bridge (`from: "customer"`). */
 export const NewBridgeMessage = z
   .strictObject({
-    from: z.literal('customer'),
+    from: z.literal('customer', { error: FROM_ERROR }),
     content: NonBlank(10_000),
     external_message_id: ExternalMessageId.optional(),
   })
@@ -75,10 +77,13 @@ export type NewBridgeMessage = z.infer<typeof NewBridgeMessage>;
  * a customer's message carried by a bridge (`from: "customer"`, integration keys and above).
  */
 export const NewTicketMessage = z
-  .discriminatedUnion('from', [
+  .union([
     NewBridgeMessage,
-    // safeExtend keeps whatever rules the agent message has.
-    NewAgentMessage.safeExtend({ from: z.literal('agent').optional() }).meta({ id: 'NewAgentReply' }),
+    // safeExtend keeps whatever rules the agent message has. A plain union (anyOf): `from` may be left out, so
+    // it cannot be a discriminator; a refusal names the faults of the variant the body came closest to.
+    NewAgentMessage.safeExtend({ from: z.literal('agent', { error: FROM_ERROR }).optional() }).meta({
+      id: 'NewAgentReply',
+    }),
   ])
   .meta({ id: 'NewTicketMessage' });
 export type NewTicketMessage = z.infer<typeof NewTicketMessage>;
