@@ -72,7 +72,7 @@ export function createApp(deps: AppDeps): Express {
     publicRouter(registry, deps.auth, deps.tickets, deps.rateLimiters, deps.idempotency),
     // Before the tickets router: `/v1/tickets/export.csv` must not be taken for `/v1/tickets/{ticket_id}`.
     reportsRouter(registry, deps.auth, { ...deps.reports, logger: deps.logger }),
-    ticketsRouter(registry, deps.auth, deps.tickets, deps.idempotency, deps.canned),
+    ticketsRouter(registry, deps.auth, deps.tickets, deps.rateLimiters, deps.idempotency, deps.canned),
     cannedRouter(registry, deps.auth, deps.canned),
     eventsRouter(registry, deps.auth, deps.events),
     authRouter(registry, deps.auth, deps.rateLimiters, { secureCookies: deps.secureCookies }, deps.idempotency),

@@ -43,8 +43,18 @@ export interface Config {
     /** Comment line on an idle stream, so proxies keep it open. */
     heartbeatMs: number;
   };
-  /** Per client (IP) or per account, shared across tasks through the rate-limits table. */
-  rateLimits: { ticketsPerHour: number; messagesPerMinute: number; loginsPerAccount: number; loginsPerClient: number };
+  /**
+   * Per client (IP) or per account, shared across tasks through the rate-limits table; the integration limits
+   * are per API key (a bridge serves every customer of its channel from one address).
+   */
+  rateLimits: {
+    ticketsPerHour: number;
+    messagesPerMinute: number;
+    loginsPerAccount: number;
+    loginsPerClient: number;
+    integrationTicketsPerHour: number;
+    integrationMessagesPerMinute: number;
+  };
   dataDir: string;
   bootstrapAdminKey: string | undefined;
   tokenSigningKey: string | undefined;
@@ -147,6 +157,8 @@ const schema = {
   [ENV.rateLimitMessagesPerMinute]: int(1, 1_000_000).optional(),
   [ENV.rateLimitLoginsPerAccount]: int(1, 1_000_000).optional(),
   [ENV.rateLimitLoginsPerClient]: int(1, 1_000_000).optional(),
+  [ENV.rateLimitIntegrationTicketsPerHour]: int(1, 1_000_000).optional(),
+  [ENV.rateLimitIntegrationMessagesPerMinute]: int(1, 1_000_000).optional(),
   [ENV.dataDir]: z.string().min(1).optional(),
   [ENV.bootstrapAdminKey]: secret.optional(),
   [ENV.tokenSigningKey]: secret.optional(),
@@ -256,6 +268,9 @@ export function loadConfig(env: Env = process.env, { service = true }: LoadOptio
       messagesPerMinute: (v[ENV.rateLimitMessagesPerMinute] as number | undefined) ?? 20,
       loginsPerAccount: (v[ENV.rateLimitLoginsPerAccount] as number | undefined) ?? 10,
       loginsPerClient: (v[ENV.rateLimitLoginsPerClient] as number | undefined) ?? 50,
+      // A bridge opens tickets for a whole channel: a guard against a runaway loop, not a customer's quota.
+      integrationTicketsPerHour: (v[ENV.rateLimitIntegrationTicketsPerHour] as number | undefined) ?? 1200,
+      integrationMessagesPerMinute: (v[ENV.rateLimitIntegrationMessagesPerMinute] as number | undefined) ?? 600,
     },
     dataDir: v[ENV.dataDir] ?? '.data',
     bootstrapAdminKey: v[ENV.bootstrapAdminKey],

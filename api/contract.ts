@@ -57,6 +57,8 @@ export const ENV = {
   rateLimitMessagesPerMinute: 'RATE_LIMIT_MESSAGES_PER_MINUTE',
   rateLimitLoginsPerAccount: 'RATE_LIMIT_LOGINS_PER_ACCOUNT',
   rateLimitLoginsPerClient: 'RATE_LIMIT_LOGINS_PER_CLIENT',
+  rateLimitIntegrationTicketsPerHour: 'RATE_LIMIT_INTEGRATION_TICKETS_PER_HOUR',
+  rateLimitIntegrationMessagesPerMinute: 'RATE_LIMIT_INTEGRATION_MESSAGES_PER_MINUTE',
 } as const;
 
 /** Secrets: injected from Secrets Manager by the task definition, never written in plain configuration. */

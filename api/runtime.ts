@@ -30,6 +30,7 @@ import type { Logger } from './logger.js';
 import { TicketExport } from './reports/export.js';
 import { AnalyticsSummaryService } from './reports/summary.js';
 import { CursorCodec } from './tickets/cursor.js';
+import { ExternalMessageIds } from './tickets/external-ids.js';
 import { TicketRepository } from './tickets/repository.js';
 import { TicketService } from './tickets/service.js';
 
@@ -102,6 +103,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     assistant,
     cursors,
     userExists: (email) => auth.userExists(email),
+    externalIds: new ExternalMessageIds(dynamo.doc, tableNames.tickets),
   });
   const hub = new EventHub(events, config.events.lookbackMs, config.events.pollMs, (err) =>
     logger.warn('event stream poll failed', { err: err instanceof Error ? err.message : String(err) }),

@@ -7,7 +7,7 @@ import type { AuditEvent, AuditTrail } from './audit.js';
 import type { DeviceTokens } from './devices.js';
 import { passwordWeakness } from './password-strength.js';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from './passwords.js';
-import type { Principal, Role } from './principal.js';
+import { type Principal, type Role, USER_ROLES, type UserRole } from './principal.js';
 import type { ApiKeyItem, PrincipalRepository, UserItem } from './repository.js';
 import type { SessionStore } from './sessions.js';
 import type { StreamGrant, TokenService } from './tokens.js';
@@ -57,6 +57,15 @@ const keyListing = (k: ApiKeyItem): ApiKeyListing => ({
   prefix: `fk_${k.key_id}`,
   last_used_at: k.last_used_at ?? null,
 });
+
+/** People hold agent, manager or admin; `integration` belongs to API keys (a bridge never logs in). */
+function requireUserRole(role: Role | undefined): asserts role is UserRole | undefined {
+  if (role !== undefined && !(USER_ROLES as readonly Role[]).includes(role)) {
+    throw badRequest('A user is an agent, manager or admin; integration is a role for API keys only', [
+      { path: 'body.role', message: 'not a role for a user' },
+    ]);
+  }
+}
 
 /** 400 naming the field, when the password is too easy to guess. */
 function requireStrong(password: string, field: string, userInputs: string[]): void {
@@ -276,6 +285,7 @@ export class AuthService {
 
   /** Deactivation and any change of role end the user's sessions (a reactivated user logs in again). */
   async updateUser(email: string, patch: UserPatch, by: Principal): Promise<UserView> {
+    requireUserRole(patch.role);
     const self = by.email !== undefined && by.email === email.toLowerCase();
     if (self && (patch.active === false || (patch.role && patch.role !== 'admin'))) {
       throw conflict('An admin cannot deactivate or demote their own account; ask another admin');
@@ -315,6 +325,7 @@ export class AuthService {
     input: { email: string; name: string; role: Role; password: string },
     by: Principal,
   ): Promise<UserView> {
+    requireUserRole(input.role);
     requireStrong(input.password, 'body.password', [input.email, input.name]);
     const user = {
       email: input.email.toLowerCase(),

@@ -127,6 +127,14 @@ export const CANNED_PARTITION = '#canned';
 export const CANNED_SHORTCUT_SK_PREFIX = 'CANNED#';
 export const CANNED_ID_SK_PREFIX = 'CANNED_ID#';
 
+/**
+ * Channel message ids a bridge already stored: one marker item per API key and id, in a partition of its own
+ * (`#external-message#<hash of key and id>`, which no ticket id can take; `sk = EXTERNAL_MESSAGE_SK`), put with
+ * `attribute_not_exists` in the transaction of the message it marks, so a repeat is refused however it races.
+ */
+export const EXTERNAL_MESSAGE_PARTITION_PREFIX = '#external-message#';
+export const EXTERNAL_MESSAGE_SK = 'EXTERNAL';
+
 export const ticketsTable: TableDefinition = {
   suffix: 'tickets',
   envVar: 'TICKETS_TABLE',

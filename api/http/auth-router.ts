@@ -6,7 +6,7 @@ import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { parse as parseCookies } from 'cookie';
 import type { Request, RequestHandler } from 'express';
 import { z } from 'zod';
-import { Role } from '../auth/principal.js';
+import { Role, UserRole } from '../auth/principal.js';
 import type { AuthService } from '../auth/service.js';
 import { Email, NonBlank, Timestamp } from '../tickets/model.js';
 import type { Idempotency } from './idempotency.js';
@@ -24,7 +24,7 @@ const Login = z
     }),
   })
   .meta({ id: 'Login' });
-const User = z.object({ email: z.email(), name: z.string(), role: Role }).meta({ id: 'User' });
+const User = z.object({ email: z.email(), name: z.string(), role: UserRole }).meta({ id: 'User' });
 const UserAccount = User.extend({
   active: z.boolean().meta({ description: 'A deactivated user cannot log in; their sessions ended' }),
   created_at: Timestamp,
@@ -35,7 +35,7 @@ const UserParams = z.strictObject({ email: Email });
 const UserPatch = z
   .strictObject({
     name: NonBlank(200).optional(),
-    role: Role.optional(),
+    role: UserRole.optional(),
     active: z.boolean().optional(),
   })
   .refine((p) => Object.keys(p).length > 0, 'give at least one of name, role, active')
@@ -89,7 +89,7 @@ const NewUser = z
   .strictObject({
     email: Email,
     name: NonBlank(200),
-    role: Role,
+    role: UserRole,
     password: Password,
   })
   .meta({ id: 'NewUser' });

@@ -1,12 +1,15 @@
 /**
  * Limits on what anyone can call without an account: opening tickets and writing on them (per client IP,
- * the legacy 5 an hour and 20 a minute by default), and login attempts (per account and per client IP).
+ * the legacy 5 an hour and 20 a minute by default), and login attempts (per account and per client IP). Bridges
+ * (integration keys) open tickets and write as customers for a whole channel from one address: their limits
+ * are per caller (the API key), counted after authentication.
  * Client IPs come from `req.ip`, which honours exactly TRUST_PROXY_HOPS proxies, so a forged
  * X-Forwarded-For cannot pick a fresh bucket. Over the limit: 429 with Retry-After in the error shape.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
+import type { Principal } from '../auth/principal.js';
 import type { Config } from '../config.js';
 import { DynamoRateLimitStore } from '../db/rate-limit-store.js';
 import { AppError } from '../errors.js';
@@ -17,6 +20,10 @@ export interface RateLimiters {
   customerMessages: RequestHandler;
   loginPerClient: RequestHandler;
   loginPerAccount: RequestHandler;
+  /** Tickets opened by one authenticated caller (a bridge's API key); placed after authentication. */
+  callerTickets: RequestHandler;
+  /** Customer messages carried by one authenticated caller (`from: "customer"`); agents' replies are not counted. */
+  callerCustomerMessages: RequestHandler;
   /** Resolves when no counter update is in flight (shutdown waits for it before closing the client). */
   settled(): Promise<void>;
 }
@@ -25,6 +32,10 @@ const HOUR = 3_600_000;
 const MINUTE = 60_000;
 
 const clientKey = (req: Request) => ipKeyGenerator(req.ip ?? 'unknown');
+/** The authenticated caller: `api-key:<id>`, a user's e-mail, or the bootstrap key. */
+const callerKey = (_req: Request, res: Response) =>
+  (res.locals as { principal?: Principal }).principal?.id ?? 'unauthenticated';
+const fromCustomer = (req: Request) => (req.body as { from?: unknown } | undefined)?.from === 'customer';
 
 export function createRateLimiters(
   limits: Config['rateLimits'],
@@ -38,12 +49,17 @@ export function createRateLimiters(
     limit: number,
     key: (req: Request, res: Response) => string,
     message: string,
-    { failuresOnly = false, acceptedOnly = false } = {},
+    {
+      failuresOnly = false,
+      acceptedOnly = false,
+      onlyWhen,
+    }: { failuresOnly?: boolean; acceptedOnly?: boolean; onlyWhen?: (req: Request) => boolean } = {},
   ) =>
     rateLimit({
       windowMs,
       limit,
       keyGenerator: key,
+      ...(onlyWhen && { skip: (req: Request) => !onlyWhen(req) }),
       // Login: only failed attempts use up the quota (a success gives its count back).
       skipSuccessfulRequests: failuresOnly,
       skipFailedRequests: acceptedOnly,
@@ -95,6 +111,22 @@ export function createRateLimiters(
       limits.messagesPerMinute,
       clientKey,
       'You are sending messages too fast; slow down',
+    ),
+    callerTickets: limiter(
+      'caller-tickets',
+      HOUR,
+      limits.integrationTicketsPerHour,
+      callerKey,
+      'Too many tickets opened with this key; try again later',
+      { acceptedOnly: true },
+    ),
+    callerCustomerMessages: limiter(
+      'caller-messages',
+      MINUTE,
+      limits.integrationMessagesPerMinute,
+      callerKey,
+      'Too many customer messages sent with this key; slow down',
+      { onlyWhen: fromCustomer },
     ),
     loginPerClient: limiter(
       'login-client',

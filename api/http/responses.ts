@@ -101,7 +101,8 @@ export const RESPONSE_HEADERS = {
   },
   'Idempotent-Replayed': {
     description:
-      'Present (`true`) when this is the stored response to an earlier request with the same Idempotency-Key',
+      'Present (`true`) when this is the stored response to an earlier request with the same Idempotency-Key, ' +
+      'or (bridges) the answer to an earlier request with the same external_message_id: nothing was stored again',
     required: false,
     schema: { type: 'string', enum: ['true'] },
   },

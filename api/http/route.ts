@@ -9,7 +9,7 @@
 import type { OpenAPIRegistry, ResponseConfig, RouteConfig } from '@asteasolutions/zod-to-openapi';
 import express, { type Request, type RequestHandler, type Response, Router } from 'express';
 import type { z } from 'zod';
-import { hasRole, type Principal, type Role } from '../auth/principal.js';
+import { actsAsAgent, hasRole, type Principal, type Role } from '../auth/principal.js';
 import type { AuthService } from '../auth/service.js';
 import { AppError, badRequest, type ErrorDetail, forbidden, unauthorized } from '../errors.js';
 import { type Caller, callers, type Idempotency, idempotencyDocs } from './idempotency.js';
@@ -23,7 +23,10 @@ import {
   successResponse,
 } from './responses.js';
 
-/** `none`: anyone; `ticket_token`: the customer's ticket access token; a role: that role or above. */
+/**
+ * `none`: anyone; `ticket_token`: the customer's ticket access token; a role: that role or above, except that
+ * an `integration` key passes an `agent` route only to read (GET) or where the route says `bridges: true`.
+ */
 export type Access = 'none' | 'ticket_token' | Role;
 
 /** Ticket bodies are short texts; anything larger is refused with 413 before it is parsed. */
@@ -65,6 +68,17 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   streamToken?: true;
   /** Answers without DynamoDB or any other dependency, so never 503 (liveness, the document itself). */
   standalone?: true;
+  /**
+   * An `agent` route that changes something, opened to `integration` keys too (a bridge's own action, such as
+   * writing as the customer); the handler refuses what a bridge may not do. Without it, such a route is
+   * refused to them with 403: a new agent action is never open to bridges by accident.
+   */
+  bridges?: true;
+  /**
+   * Rate limiters keyed on the authenticated caller (an API key's quota), run after authentication and after
+   * the Idempotency-Key check (a replay costs no quota).
+   */
+  callerLimits?: RequestHandler[];
 }
 
 export interface RouteInput<P extends AnyObject, Q extends AnyObject, B extends z.ZodType> {
@@ -94,7 +108,7 @@ function bearerOf(req: Request): string | undefined {
  * An unknown key is reported at its own path (`query.sort`), not at the object that holds it.
  */
 export function validationError(where: 'params' | 'query' | 'body' | 'headers', error: z.ZodError): AppError {
-  const details: ErrorDetail[] = error.issues.flatMap((issue) => {
+  const details: ErrorDetail[] = error.issues.flatMap(closestVariant).flatMap((issue) => {
     const at = [where, ...issue.path.map(String)];
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => ({ path: [...at, key].join('.'), message: 'not a known field or parameter' }));
@@ -102,6 +116,16 @@ export function validationError(where: 'params' | 'query' | 'body' | 'headers', 
     return [{ path: at.join('.'), message: issue.message }];
   });
   return badRequest(`Invalid ${where}`, details);
+}
+
+/**
+ * A value that matches no variant of a union: the faults of the variant it came closest to (fewest issues), so
+ * an agent's reply with an empty `content` reads `body.content`, not a bare "Invalid input" on the body.
+ */
+function closestVariant(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== 'invalid_union' || !('errors' in issue) || issue.errors.length === 0) return [issue];
+  const closest = issue.errors.reduce((best, variant) => (variant.length < best.length ? variant : best));
+  return closest.flatMap((inner) => closestVariant({ ...inner, path: [...issue.path, ...inner.path] }));
 }
 
 const hasBody = (req: Request) =>
@@ -121,9 +145,10 @@ function errorStatuses<P extends AnyObject, Q extends AnyObject, B extends z.Zod
     add(415);
   }
   if (spec.access !== 'none') add(401);
-  if (spec.access === 'manager' || spec.access === 'admin') add(403);
+  if (spec.access !== 'none' && spec.access !== 'ticket_token' && (spec.access !== 'agent' || closedToBridges(spec)))
+    add(403);
   if (spec.access === 'ticket_token') add(404);
-  if (spec.limits?.length) add(429);
+  if (spec.limits?.length || spec.callerLimits?.length) add(429);
   if (!spec.standalone) add(503);
   for (const [s, text] of Object.entries(spec.errors ?? {}))
     add(Number(s) as ErrorStatus, text === true ? undefined : text);
@@ -163,8 +188,9 @@ export class ApiRouter {
       ...(spec.body ? [jsonBody] : []),
       ...(publicRoute ? idempotency(spec.access === 'none' ? callers.client : callers.ticketToken) : []),
       ...(spec.limits ?? []),
-      this.authenticator(spec.access, spec.streamToken === true),
+      this.authenticator(spec.access, spec.streamToken === true, closedToBridges(spec)),
       ...(publicRoute ? [] : idempotency(callers.principal)),
+      ...(spec.callerLimits ?? []),
     ];
     this.router[spec.method](expressPath, ...before, async (req, res) => {
       const bearer = bearerOf(req);
@@ -205,7 +231,7 @@ export class ApiRouter {
    * Checks the credential the access rule asks for; an agent's or tool's principal goes to `res.locals`.
    * Stream routes also take `?stream_token=` (browsers' EventSource cannot send headers) when no bearer is sent.
    */
-  private authenticator(access: Access, acceptsStreamToken: boolean): RequestHandler {
+  private authenticator(access: Access, acceptsStreamToken: boolean, agentsOnly: boolean): RequestHandler {
     const auth = this.auth;
     return async (req, res, next) => {
       const bearer = bearerOf(req);
@@ -228,6 +254,9 @@ export class ApiRouter {
         const principal = await auth.authenticate(bearer);
         if (!principal) throw unauthorized('The credential is invalid or expired');
         if (!hasRole(principal, access)) throw forbidden();
+        if (agentsOnly && !actsAsAgent(principal)) {
+          throw forbidden('An integration key reads tickets and writes as the customer; it cannot act as an agent');
+        }
         res.locals.principal = principal;
       }
       next();
@@ -243,7 +272,7 @@ export class ApiRouter {
     );
     if (taken) throw new Error(`${spec.operationId} (${spec.method} ${spec.path}) is declared twice`);
 
-    const limited = (spec.limits?.length ?? 0) > 0;
+    const limited = (spec.limits?.length ?? 0) + (spec.callerLimits?.length ?? 0) > 0;
     // A replay is marked; an idempotent route's 409 may be a request still running, sent with Retry-After.
     const responses: Record<string, ResponseConfig> = {
       [spec.success.status]: successResponse(spec.success, limited, spec.idempotent ? ['Idempotent-Replayed'] : []),
@@ -255,7 +284,7 @@ export class ApiRouter {
     const roleNote =
       spec.access === 'none' || spec.access === 'ticket_token'
         ? undefined
-        : `Requires the role ${spec.access} or above.`;
+        : `Requires the role ${spec.access} or above${closedToBridges(spec) ? ', integration keys excepted' : ''}.`;
     const description = [spec.description, roleNote].filter(Boolean).join('\n\n');
 
     this.registry.registerPath({
@@ -280,6 +309,10 @@ export class ApiRouter {
     });
   }
 }
+
+/** An agent route that changes something and is not opened to bridges: integration keys get 403. */
+const closedToBridges = (spec: { access: Access; method: string; bridges?: true }) =>
+  spec.access === 'agent' && spec.method !== 'get' && spec.bridges !== true;
 
 const sameRoute = (route: RouteConfig, spec: { method: string; path: string }) =>
   route.method === spec.method && route.path === spec.path;

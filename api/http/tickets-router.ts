@@ -1,15 +1,20 @@
 /** Agents and support tools: the ticket queue and everything done to a ticket. */
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { actsAsAgent, hasRole } from '../auth/principal.js';
 import type { AuthService } from '../auth/service.js';
 import type { CannedResponses } from '../canned/service.js';
-import { preconditionFailed, preconditionRequired } from '../errors.js';
+import { forbidden, preconditionFailed, preconditionRequired } from '../errors.js';
 import { EventPage } from '../events/model.js';
 import {
+  BridgeTicketCreated,
+  CreateBridgeTicket,
+  NewTicketMessage,
+  TicketMessageCreated,
+} from '../tickets/bridge-model.js';
+import {
   ListQuery,
-  Message,
   MessagePage,
-  NewAgentMessage,
   PageQuery,
   Ticket,
   TicketId,
@@ -19,7 +24,8 @@ import {
 } from '../tickets/model.js';
 import { ANY_VERSION, type TicketService } from '../tickets/service.js';
 import { etag } from '../tickets/views.js';
-import type { Idempotency } from './idempotency.js';
+import { type Idempotency, REPLAYED_HEADER } from './idempotency.js';
+import type { RateLimiters } from './rate-limits.js';
 import { ApiRouter } from './route.js';
 
 const TicketParams = z.strictObject({ ticket_id: TicketId });
@@ -30,6 +36,8 @@ const IfMatchHeader = z.object({
   }),
 });
 const NOT_FOUND = 'No ticket with this id';
+const EXTERNAL_ID_TAKEN =
+  "The external_message_id is already stored elsewhere (another ticket, or as a ticket's opening)";
 
 /**
  * `"7"` or `W/"7"` -> 7; `*` matches any current version (RFC 9110 13.1.1); a value naming no version can
@@ -47,12 +55,55 @@ export function ticketsRouter(
   registry: OpenAPIRegistry,
   auth: AuthService,
   tickets: TicketService,
+  limits: RateLimiters,
   idempotency: Idempotency | undefined,
   /** Canned responses an agent sends by id (`canned_response_id`). */
   canned: CannedResponses,
 ) {
   const tags: ['tickets'] = ['tickets'];
   return new ApiRouter(registry, auth, idempotency)
+    .add(
+      {
+        method: 'post',
+        path: '/v1/tickets',
+        operationId: 'createCustomerTicket',
+        summary: 'Open a ticket for a customer of a channel (bridges: WhatsApp, SMS, e-mail gateways)',
+        description:
+          "The customer's identity is stored on the ticket (customer_name, customer_email, customer_phone, " +
+          'customer_external_id) and the assistant answers as on the public route. No access token: the key is the ' +
+          'credential. With `external_message_id`, a ticket is opened once per id and key: a repeat is answered ' +
+          'with the ticket, message and answer stored the first time, marked `Idempotent-Replayed: true`. ' +
+          'Rate limited per API key.',
+        tags,
+        access: 'integration',
+        body: CreateBridgeTicket,
+        idempotent: true,
+        callerLimits: [limits.callerTickets],
+        success: {
+          status: 201,
+          description: 'Ticket opened (or, for a repeated external_message_id, the one opened the first time)',
+          schema: BridgeTicketCreated,
+          headers: ['Location', 'ETag'],
+        },
+        errors: { 409: EXTERNAL_ID_TAKEN },
+      },
+      async ({ body, principal, res }) => {
+        const { customer, ...rest } = body;
+        const { replayed, ...created } = await tickets.createForCustomer(
+          {
+            ...rest,
+            customer_external_id: customer.external_id,
+            ...(customer.name && { customer_name: customer.name }),
+            ...(customer.email && { customer_email: customer.email }),
+            ...(customer.phone && { customer_phone: customer.phone }),
+          },
+          principal,
+        );
+        if (replayed) res.setHeader(REPLAYED_HEADER, 'true');
+        res.setHeader('ETag', etag(created.ticket.version));
+        res.status(201).location(`/v1/tickets/${created.ticket.ticket_id}`).json(created);
+      },
+    )
     .add(
       {
         method: 'get',
@@ -141,23 +192,49 @@ export function ticketsRouter(
         method: 'post',
         path: '/v1/tickets/{ticket_id}/messages',
         operationId: 'addTicketMessage',
-        summary: 'Reply to the customer, or add an internal note (internal: true)',
+        summary:
+          'Reply to the customer, add an internal note (internal: true), or write as the customer (from: "customer", bridges)',
         description:
-          'A first reply moves a new ticket to in_progress (and assigns it to its author if unassigned). Send `content`, or `canned_response_id` for a canned response with `{{customer.name}}` and `{{agent.name}}` filled in (an unknown id is a 400).',
+          'A first reply moves a new ticket to in_progress (and assigns it to its author if unassigned). ' +
+          'Send `content`, or `canned_response_id` for a canned response with `{{customer.name}}` and ' +
+          '`{{agent.name}}` filled in (an unknown id is a 400). ' +
+          'Integration keys (and managers, admins) write as the customer with `from: "customer"`: stored as the ' +
+          "customer's message, answered by the assistant as on the public route, rate limited per API key, and " +
+          'with `external_message_id` stored once per id and key (a repeat gets the first answer, marked ' +
+          '`Idempotent-Replayed: true`). Integration keys cannot reply as agents.',
         tags,
         access: 'agent',
+        bridges: true,
         params: TicketParams,
-        body: NewAgentMessage,
+        body: NewTicketMessage,
         idempotent: true,
+        callerLimits: [limits.callerCustomerMessages],
         success: {
           status: 201,
           description: "Message stored; the ETag is the ticket's version after it",
-          schema: z.object({ message: Message, ticket: Ticket }).meta({ id: 'AgentMessageCreated' }),
+          schema: TicketMessageCreated,
           headers: ['ETag'],
         },
-        errors: { 404: NOT_FOUND },
+        errors: {
+          403: 'An agent writing as the customer, or an integration key replying as an agent',
+          404: NOT_FOUND,
+          409: `The ticket is closed (a customer's message); or ${EXTERNAL_ID_TAKEN[0]?.toLowerCase()}${EXTERNAL_ID_TAKEN.slice(1)}`,
+        },
       },
       async ({ params, body, principal, res }) => {
+        if (body.from === 'customer') {
+          if (!hasRole(principal, 'integration')) {
+            throw forbidden('Writing as the customer needs an integration key (or a manager or admin)');
+          }
+          const { replayed, ...out } = await tickets.addBridgeMessage(params.ticket_id, body, principal);
+          if (replayed) res.setHeader(REPLAYED_HEADER, 'true');
+          res.setHeader('ETag', etag(out.ticket.version));
+          res.status(201).json(out);
+          return;
+        }
+        if (!actsAsAgent(principal)) {
+          throw forbidden('An integration key writes as the customer (from: "customer"); it cannot reply as an agent');
+        }
         // A canned response becomes the content, placeholders filled, before the reply use case runs.
         const content =
           body.canned_response_id === undefined

@@ -72,6 +72,8 @@ export const Ticket = z
     channel: Channel,
     customer_name: z.string().optional(),
     customer_email: z.string().optional(),
+    customer_phone: z.string().optional().meta({ description: 'International, as +<digits>' }),
+    customer_external_id: z.string().optional().meta({ description: "The customer's id on the channel of a bridge" }),
     assigned_to: z.string().optional(),
     tags: z.array(z.string()),
     created_at: Timestamp,

@@ -45,6 +45,8 @@ export interface TicketFields {
   channel: Channel;
   customer_name?: string;
   customer_email?: string;
+  customer_phone?: string;
+  customer_external_id?: string;
   assigned_to?: string;
   tags: string[];
   created_at: string;

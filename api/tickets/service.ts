@@ -10,9 +10,17 @@ import type { Write } from '../db/transaction.js';
 import { AppError, badRequest, conflict, forbidden, notFound, preconditionFailed, unavailable } from '../errors.js';
 import type { EventLog } from '../events/log.js';
 import { type EventPage, newEvent } from '../events/model.js';
+import type { BridgeTicketCreated, TicketMessageCreated } from './bridge-model.js';
 import type { CursorCodec } from './cursor.js';
+import {
+  ExternalMessageIds,
+  type ExternalMessageRecord,
+  type ExternalMessageRef,
+  ExternalMessageTaken,
+} from './external-ids.js';
 import { newAccessToken, newTicketId, tokenMatches } from './ids.js';
 import {
+  type Channel,
   type CreatePublicTicket,
   DEFAULT_PAGE_SIZE,
   type ListQuery,
@@ -77,7 +85,38 @@ export interface TicketServiceDeps {
   clock?: () => Date;
   /** Draws ticket ids (tests make it collide). */
   newId?: () => string;
+  /** Channel message ids already stored (bridges' `external_message_id`). */
+  externalIds?: ExternalMessageIds;
 }
+
+/** Who the customer is, as the ticket stores it (flat, optional). */
+export interface CustomerFields {
+  customer_name?: string;
+  customer_email?: string;
+  customer_phone?: string;
+  customer_external_id?: string;
+}
+
+/** A ticket opened by a bridge for a customer of its channel. */
+export interface BridgeTicketInput extends CustomerFields {
+  channel: Channel;
+  message: string;
+  external_message_id?: string;
+}
+
+/** What a bridge's request stored, or found stored by an earlier one with the same external_message_id. */
+export type BridgeOutcome<T> = T & { replayed: boolean };
+
+const customerFields = (input: CustomerFields): CustomerFields => ({
+  ...(input.customer_name && { customer_name: input.customer_name }),
+  ...(input.customer_email && { customer_email: input.customer_email }),
+  ...(input.customer_phone && { customer_phone: input.customer_phone }),
+  ...(input.customer_external_id && { customer_external_id: input.customer_external_id }),
+});
+
+/** Pause before trying again a transaction that lost to a concurrent one. */
+const contentionPause = (attempt: number) =>
+  new Promise((resolve) => setTimeout(resolve, 10 * (attempt + 1) + Math.floor(Math.random() * 20)));
 
 /** The ticket as it is once `change` is committed (the list-index attributes aside, which views never show). */
 function applied(current: TicketItem, change: Change, now: string): TicketItem {
@@ -114,8 +153,96 @@ export class TicketService {
     input: CreatePublicTicket,
   ): Promise<{ ticket: PublicTicket; access_token: string; assistant_message?: Message }> {
     const { token, hash } = newAccessToken();
+    const { ticket, first, reply } = await this.open(input, { accessTokenHash: hash });
+    const messages = reply ? [first, reply] : [first];
+    return {
+      ticket: publicTicketView(ticket, messages, null),
+      access_token: token,
+      ...(reply && { assistant_message: messageView(reply) }),
+    };
+  }
+
+  /**
+   * A ticket a bridge opens for a customer of its channel: the same use case as a customer's own, without an
+   * access token (the bridge's key is its credential). With `external_message_id`, a ticket is opened once per
+   * id and key: a repeat gets the ticket the first request opened (`replayed`).
+   */
+  async createForCustomer(input: BridgeTicketInput, by: Principal): Promise<BridgeOutcome<BridgeTicketCreated>> {
+    const external = input.external_message_id ? { caller: by.id, id: input.external_message_id } : undefined;
+    try {
+      const { ticket, first, reply } = await this.open(input, { external });
+      return {
+        ticket: ticketView(ticket),
+        message: messageView(first),
+        ...(reply && { assistant_message: messageView(reply) }),
+        replayed: false,
+      };
+    } catch (err) {
+      if (!(err instanceof ExternalMessageTaken)) throw err;
+      if (!err.record.opened_ticket) {
+        throw conflict(
+          `This external_message_id is already stored as message ${err.record.message_id} of ticket ` +
+            `${err.record.target_ticket_id}; a new ticket needs a message id of its own`,
+        );
+      }
+      const ticket = await this.repo.getTicket(err.record.target_ticket_id);
+      if (!ticket) {
+        throw conflict(`This external_message_id opened ticket ${err.record.target_ticket_id}, since deleted`);
+      }
+      return { ...(await this.storedExternalMessage(err.record)), ticket: ticketView(ticket) };
+    }
+  }
+
+  /** The message an external id marks, with the assistant's answer to it if any: what the first request answered. */
+  private async storedExternalMessage(
+    record: ExternalMessageRecord,
+  ): Promise<{ message: Message; assistant_message?: Message; replayed: true }> {
+    const stored = await this.externalIds().storedMessage(record);
+    if (!stored) throw conflict(`This external_message_id was stored as message ${record.message_id}, since deleted`);
+    return {
+      message: messageView(stored.message),
+      ...(stored.answer && { assistant_message: messageView(stored.answer) }),
+      replayed: true,
+    };
+  }
+
+  private externalIds(): ExternalMessageIds {
+    if (!this.deps.externalIds) throw new Error('the ticket service was built without its external message ids');
+    return this.deps.externalIds;
+  }
+
+  /** The marker of a bridge's message, for the transaction that stores it. */
+  private externalWrites(ref: ExternalMessageRef | undefined, message: NewMessage, openedTicket: boolean): Write[] {
+    return ref ? [this.externalIds().marker(ref, message, openedTicket)] : [];
+  }
+
+  /**
+   * After a refused transaction that carried a marker: throws ExternalMessageTaken when the id was stored first
+   * (now or by a concurrent request); returns true when the transaction only lost a race and may be tried again.
+   */
+  private async externalRefusal(err: unknown, ref: ExternalMessageRef | undefined, attempt: number): Promise<boolean> {
+    if (!ref) return false;
+    const contended = ExternalMessageIds.contended(err);
+    const record = ExternalMessageIds.takenIn(err) ?? (contended ? await this.externalIds().find(ref) : undefined);
+    if (record) throw new ExternalMessageTaken(record);
+    if (contended && attempt < MAX_ATTEMPTS - 1) {
+      await contentionPause(attempt);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Stores the ticket with its first message, its event, its pending analysis and (a bridge's) the marker of
+   * its external message id (one transaction), then the assistant's answer (within its budget); the analysis
+   * runs after the response.
+   */
+  private async open(
+    input: CustomerFields & { channel: Channel; message: string },
+    extra: { accessTokenHash?: string; external?: ExternalMessageRef },
+  ): Promise<{ ticket: NewTicket; first: NewMessage; reply?: NewMessage }> {
     const author = input.customer_name ?? 'Customer';
-    for (let attempt = 0; attempt < 5; attempt++) {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const now = this.now();
       const ticketId = (this.deps.newId ?? newTicketId)();
       const ticket: NewTicket = {
@@ -123,13 +250,12 @@ export class TicketService {
         status: 'new',
         priority: 'normal',
         channel: input.channel,
-        ...(input.customer_name && { customer_name: input.customer_name }),
-        ...(input.customer_email && { customer_email: input.customer_email }),
+        ...customerFields(input),
         tags: [],
         created_at: now,
         updated_at: now,
         version: 1,
-        access_token_hash: hash,
+        ...(extra.accessTokenHash && { access_token_hash: extra.accessTokenHash }),
       };
       const first = this.newMessage(ticketId, 'customer', input.message, author, now);
       const event = newEvent('ticket.created', ticketId, CUSTOMER_ACTOR, now, {
@@ -141,20 +267,17 @@ export class TicketService {
       try {
         await this.repo.commit(`create#${attempt}`, [
           ...this.repo.createTicket(ticket, first, event),
+          ...this.externalWrites(extra.external, first, true),
           ...this.analysisWrites(ticketId, now),
         ]);
       } catch (err) {
         if (err instanceof WriteConflict && err.reason === 'id_taken') continue;
+        if (await this.externalRefusal(err, extra.external, attempt)) continue;
         throw err;
       }
       const reply = await this.answer(ticket, [first]);
       this.deps.assistant?.analyseSoon(ticketId);
-      const messages = reply ? [first, reply] : [first];
-      return {
-        ticket: publicTicketView(ticket, messages, null),
-        access_token: token,
-        ...(reply && { assistant_message: messageView(reply) }),
-      };
+      return { ticket, first, reply };
     }
     throw new AppError(503, 'unavailable', 'could not allocate a ticket id; retry', undefined, 1);
   }
@@ -239,21 +362,77 @@ export class TicketService {
     content: string,
   ): Promise<{ message: Message; assistant_message?: Message }> {
     const ticket = await this.openWithToken(ticketId, token);
+    const { message, reply } = await this.customerMessage(ticket, content);
+    return { message: messageView(message), ...(reply && { assistant_message: messageView(reply) }) };
+  }
+
+  /**
+   * A customer's message carried by a bridge: the customer's own use case, on the bridge's key instead of the
+   * ticket's token. With `external_message_id`, stored once per id and key: a repeat gets what was stored.
+   */
+  async addBridgeMessage(
+    ticketId: string,
+    input: { content: string; external_message_id?: string },
+    by: Principal,
+  ): Promise<BridgeOutcome<TicketMessageCreated>> {
+    const external = input.external_message_id ? { caller: by.id, id: input.external_message_id } : undefined;
+    // Read first: a repeat of a message stored before the ticket closed is answered, not refused as closed.
+    const earlier = external && (await this.externalIds().find(external));
+    let outcome: { message: Message; assistant_message?: Message; replayed: boolean };
+    try {
+      if (earlier) throw new ExternalMessageTaken(earlier);
+      const ticket = await this.mustGet(ticketId);
+      const { message, reply } = await this.customerMessage(ticket, input.content, external);
+      outcome = {
+        message: messageView(message),
+        ...(reply && { assistant_message: messageView(reply) }),
+        replayed: false,
+      };
+    } catch (err) {
+      if (!(err instanceof ExternalMessageTaken)) throw err;
+      if (err.record.target_ticket_id !== ticketId) {
+        throw conflict(
+          `This external_message_id is already stored as message ${err.record.message_id} of ticket ` +
+            `${err.record.target_ticket_id}`,
+        );
+      }
+      outcome = await this.storedExternalMessage(err.record);
+    }
+    // The ticket as it is now (a customer's message may have moved it).
+    return { ...outcome, ticket: ticketView(await this.mustGet(ticketId)) };
+  }
+
+  /**
+   * Stores the message with its event, the pending analysis and (a bridge's) the marker of its external id
+   * (one transaction, refused on a closed or deleted ticket), then the assistant's answer (within its budget);
+   * the analysis runs after the response.
+   */
+  private async customerMessage(
+    ticket: TicketItem,
+    content: string,
+    external?: ExternalMessageRef,
+  ): Promise<{ message: NewMessage; reply?: NewMessage }> {
+    const ticketId = ticket.ticket_id;
     if (ticket.status === 'closed') throw closedTicket();
     const now = this.now();
     const message = this.newMessage(ticketId, 'customer', content, ticket.customer_name ?? 'Customer', now);
-    try {
-      await this.repo.commit('customer-message', [
-        ...this.repo.addMessage(message, this.messageEvent(message, CUSTOMER_ACTOR)),
-        ...this.analysisWrites(ticketId, now),
-      ]);
-    } catch (err) {
-      if (err instanceof WriteConflict) throw err.reason === 'closed' ? closedTicket() : notFound('Ticket');
-      throw err;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.repo.commit(attempt === 0 ? 'customer-message' : `customer-message#${attempt}`, [
+          ...this.repo.addMessage(message, this.messageEvent(message, CUSTOMER_ACTOR)),
+          ...this.externalWrites(external, message, false),
+          ...this.analysisWrites(ticketId, now),
+        ]);
+        break;
+      } catch (err) {
+        if (err instanceof WriteConflict) throw err.reason === 'closed' ? closedTicket() : notFound('Ticket');
+        if (await this.externalRefusal(err, external, attempt)) continue;
+        throw err;
+      }
     }
     const reply = await this.answer(ticket, undefined);
     this.deps.assistant?.analyseSoon(ticketId);
-    return { message: messageView(message), ...(reply && { assistant_message: messageView(reply) }) };
+    return { message, reply };
   }
 
   /**

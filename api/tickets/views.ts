@@ -27,6 +27,8 @@ export function ticketView(t: TicketItem): Ticket {
     channel: t.channel,
     ...(t.customer_name !== undefined && { customer_name: t.customer_name }),
     ...(t.customer_email !== undefined && { customer_email: t.customer_email }),
+    ...(t.customer_phone !== undefined && { customer_phone: t.customer_phone }),
+    ...(t.customer_external_id !== undefined && { customer_external_id: t.customer_external_id }),
     ...(t.assigned_to !== undefined && { assigned_to: t.assigned_to }),
     tags: t.tags ?? [],
     created_at: t.created_at,

@@ -1,6 +1,8 @@
 /**
  * Every route against every kind of caller: no route answers more than it should. A cell expects either an
- * exact refusal (401, 403, 404) or "allowed": any answer but 401/403 and never a 5xx.
+ * exact refusal (401, 403, 404) or "allowed": any answer but 401/403 and never a 5xx. Roles rank
+ * agent < integration < manager < admin, except that an integration key (a channel bridge) never takes an
+ * agent's action (`agentAction`): it reads, and writes only as the customer.
  */
 import { expect } from 'chai';
 import { SignJWT } from 'jose';
@@ -16,7 +18,8 @@ type Caller =
   | 'agent'
   | 'manager'
   | 'admin'
-  | 'api_key';
+  | 'api_key'
+  | 'integration';
 const CALLERS: Caller[] = [
   'none',
   'malformed',
@@ -27,6 +30,7 @@ const CALLERS: Caller[] = [
   'manager',
   'admin',
   'api_key',
+  'integration',
 ];
 type Expect = 'allowed' | 401 | 403 | 404;
 
@@ -35,7 +39,9 @@ interface RouteCase {
   path: string;
   body?: object;
   ifMatch?: boolean;
-  access: 'none' | 'ticket_token' | 'agent' | 'manager' | 'admin';
+  access: 'none' | 'ticket_token' | 'agent' | 'integration' | 'manager' | 'admin';
+  /** An agent's action (a reply, a change of the ticket): refused to integration keys whatever their rank. */
+  agentAction?: true;
 }
 
 const ROUTES: RouteCase[] = [
@@ -46,14 +52,50 @@ const ROUTES: RouteCase[] = [
   { method: 'post', path: '/v1/public/tickets/:id/close', access: 'ticket_token' },
   { method: 'get', path: '/v1/tickets', access: 'agent' },
   { method: 'get', path: '/v1/tickets/:id', access: 'agent' },
-  { method: 'patch', path: '/v1/tickets/:id', body: { priority: 'high' }, ifMatch: true, access: 'agent' },
+  {
+    method: 'patch',
+    path: '/v1/tickets/:id',
+    body: { priority: 'high' },
+    ifMatch: true,
+    access: 'agent',
+    agentAction: true,
+  },
   { method: 'get', path: '/v1/tickets/:id/messages', access: 'agent' },
-  { method: 'post', path: '/v1/tickets/:id/messages', body: { content: 'reply' }, access: 'agent' },
+  { method: 'post', path: '/v1/tickets/:id/messages', body: { content: 'reply' }, access: 'agent', agentAction: true },
+  {
+    method: 'post',
+    path: '/v1/tickets/:id/messages',
+    body: { content: 'note', internal: true },
+    access: 'agent',
+    agentAction: true,
+  },
+  { method: 'post', path: '/v1/tickets/:id/suggest-reply', access: 'agent', agentAction: true },
+  {
+    method: 'post',
+    path: '/v1/tickets/:id/messages',
+    body: { from: 'customer', content: 'hi' },
+    access: 'integration',
+  },
+  {
+    method: 'post',
+    path: '/v1/tickets',
+    body: { channel: 'sms', customer: { external_id: 'c-1', phone: '+33612345678' }, message: 'hello' },
+    access: 'integration',
+  },
+  { method: 'get', path: '/v1/events', access: 'agent' },
+  { method: 'post', path: '/v1/events/stream-token', access: 'agent', agentAction: true },
   { method: 'get', path: '/v1/tickets/:id/history', access: 'agent' },
   { method: 'get', path: '/v1/tickets/export.csv', access: 'manager' },
   { method: 'get', path: '/v1/analytics/summary', access: 'manager' },
   { method: 'delete', path: '/v1/tickets/:id', access: 'admin' },
   { method: 'get', path: '/v1/auth/me', access: 'agent' },
+  { method: 'get', path: '/v1/users', access: 'admin' },
+  {
+    method: 'patch',
+    path: '/v1/users/EMAIL',
+    body: { name: 'Renamed' },
+    access: 'admin',
+  },
   {
     method: 'post',
     path: '/v1/users',
@@ -61,10 +103,12 @@ const ROUTES: RouteCase[] = [
     access: 'admin',
   },
   { method: 'post', path: '/v1/api-keys', body: { name: 'k', role: 'agent' }, access: 'admin' },
+  { method: 'post', path: '/v1/api-keys', body: { name: 'k', role: 'integration' }, access: 'admin' },
+  { method: 'get', path: '/v1/api-keys', access: 'admin' },
   { method: 'delete', path: '/v1/api-keys/0123456789abcdef', access: 'admin' },
 ];
 
-const RANK = { agent: 1, manager: 2, admin: 3 } as const;
+const RANK = { agent: 1, integration: 2, manager: 3, admin: 4 } as const;
 
 function expected(route: RouteCase, caller: Caller): Expect {
   if (route.access === 'none') return 'allowed';
@@ -73,7 +117,8 @@ function expected(route: RouteCase, caller: Caller): Expect {
     return caller === 'customer' ? 'allowed' : 404;
   }
   const role = caller === 'api_key' ? 'agent' : caller;
-  if (role !== 'agent' && role !== 'manager' && role !== 'admin') return 401;
+  if (role !== 'agent' && role !== 'integration' && role !== 'manager' && role !== 'admin') return 401;
+  if (role === 'integration' && route.agentAction) return 403;
   return RANK[role] >= RANK[route.access] ? 'allowed' : 403;
 }
 
@@ -104,6 +149,12 @@ describe('access-control matrix', () => {
       .set('authorization', `Bearer ${ADMIN_KEY}`)
       .send({ name: 'tool', role: 'agent' });
     credentials.api_key = key.body.api_key;
+    const bridge = await h
+      .http()
+      .post('/v1/api-keys')
+      .set('authorization', `Bearer ${ADMIN_KEY}`)
+      .send({ name: 'bridge', role: 'integration' });
+    credentials.integration = bridge.body.api_key;
   });
   after(() => h.close());
 
@@ -115,10 +166,11 @@ describe('access-control matrix', () => {
         const other = await h.ticket();
         const token =
           caller === 'customer' ? ticket.token : caller === 'other_customer' ? other.token : credentials[caller];
-        let req = h.http()[route.method](route.path.replace(':id', ticket.id));
+        const email = `m${++n}@freeda.test`;
+        let req = h.http()[route.method](route.path.replace(':id', ticket.id).replace('EMAIL', email));
         if (token) req = req.set('authorization', `Bearer ${token}`);
         if (route.ifMatch) req = req.set('if-match', '"1"');
-        if (route.body) req = req.send(JSON.parse(JSON.stringify(route.body).replace('EMAIL', `m${++n}@freeda.test`)));
+        if (route.body) req = req.send(JSON.parse(JSON.stringify(route.body).replace('EMAIL', email)));
         const res = await req;
         expect(res.status).to.be.below(500);
         if (want === 'allowed') expect(res.status, JSON.stringify(res.body)).to.not.be.oneOf([401, 403]);

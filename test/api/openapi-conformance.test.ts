@@ -249,6 +249,56 @@ describe('OpenAPI document conformance (every route, every response checked agai
     await call('deleteTicket', 404, { params, token: ADMIN_KEY });
   });
 
+  it('bridge routes: tickets opened for a customer, customer messages through a key', async () => {
+    const keyed = await h
+      .http()
+      .post('/v1/api-keys')
+      .set('authorization', `Bearer ${ADMIN_KEY}`)
+      .send({ name: 'WhatsApp bridge', role: 'integration' })
+      .expect(201);
+    const bridge = keyed.body.api_key as string;
+    const wamid = `wamid.${randomUUID()}`;
+    const body = {
+      channel: 'whatsapp',
+      customer: { name: 'Alice', phone: '+33 6 12 34 56 78', external_id: '33612345678' },
+      message: 'Ma box ne se connecte plus',
+      external_message_id: wamid,
+    };
+    const created = await call('createCustomerTicket', 201, { token: bridge, body });
+    expect(created.headers.location).to.equal(`/v1/tickets/${created.body.ticket.ticket_id}`);
+    const repeated = await call('createCustomerTicket', 201, { token: bridge, body });
+    expect(repeated.headers['idempotent-replayed']).to.equal('true');
+    await call('createCustomerTicket', 400, { token: bridge, body: { ...body, customer: { name: 'no id' } } });
+    await call('createCustomerTicket', 401, { body });
+    await call('createCustomerTicket', 403, { token: agent.token, body });
+    await call('createCustomerTicket', 413, { token: bridge, body: { ...body, message: BIG } });
+    await call('createCustomerTicket', 415, { token: bridge, raw: { type: 'text/plain', data: 'x' } });
+
+    const params = { ticket_id: created.body.ticket.ticket_id as string };
+    const message = { from: 'customer', content: 'Toujours en panne', external_message_id: `${wamid}.2` };
+    const written = await call('addTicketMessage', 201, { params, token: bridge, body: message });
+    expect(written.body.message.type).to.equal('customer');
+    expect(written.headers.etag).to.equal(`"${written.body.ticket.version}"`);
+    const again = await call('addTicketMessage', 201, { params, token: bridge, body: message });
+    expect(again.headers['idempotent-replayed']).to.equal('true');
+    await call('addTicketMessage', 403, { params, token: bridge, body: { content: 'as an agent' } });
+    await call('addTicketMessage', 403, { params, token: agent.token, body: { from: 'customer', content: 'forged' } });
+    await call('addTicketMessage', 400, { params, token: bridge, body: { from: 'robot', content: 'x' } });
+    const other = await call('createCustomerTicket', 201, {
+      token: bridge,
+      body: { ...body, external_message_id: `${wamid}.3` },
+    });
+    await call('addTicketMessage', 409, {
+      params: { ticket_id: other.body.ticket.ticket_id },
+      token: bridge,
+      body: { ...message },
+    });
+    await call('createCustomerTicket', 409, {
+      token: bridge,
+      body: { ...body, external_message_id: message.external_message_id },
+    });
+  });
+
   it('the change feed', async () => {
     const token = agent.token;
     const page = await call('listEvents', 200, { token, query: { limit: '5' } });
@@ -485,6 +535,14 @@ describe('OpenAPI document conformance (every route, every response checked agai
         { params: { ticket_id: t.id }, token: agent.token, body: { content: 'On regarde' } },
         { content: 'Autre chose' },
       ],
+      [
+        'createCustomerTicket',
+        {
+          token: ADMIN_KEY,
+          body: { channel: 'sms', customer: { external_id: `sms-${randomUUID()}` }, message: 'Plus de réseau' },
+        },
+        { channel: 'sms', customer: { external_id: 'someone else' }, message: 'Autre chose' },
+      ],
       ['createUser', { token: ADMIN_KEY, body: user }, { ...user, name: 'Someone else' }],
       [
         'createApiKey',
@@ -539,8 +597,19 @@ describe('OpenAPI document conformance (every route, every response checked agai
       RATE_LIMIT_TICKETS_PER_HOUR: '1',
       RATE_LIMIT_MESSAGES_PER_MINUTE: '1',
       RATE_LIMIT_LOGINS_PER_ACCOUNT: '1',
+      RATE_LIMIT_INTEGRATION_TICKETS_PER_HOUR: '1',
+      RATE_LIMIT_INTEGRATION_MESSAGES_PER_MINUTE: '1',
     });
     try {
+      const opening = { channel: 'sms', customer: { external_id: 'limited' }, message: 'first' };
+      const bridged = await drive(limited, 'createCustomerTicket', 201, { token: ADMIN_KEY, body: opening });
+      expect(bridged.headers).to.include.keys('ratelimit', 'ratelimit-policy');
+      await drive(limited, 'createCustomerTicket', 429, { token: ADMIN_KEY, body: opening });
+      const onBridged = { ticket_id: bridged.body.ticket.ticket_id };
+      const asCustomer = { from: 'customer', content: 'encore' };
+      await drive(limited, 'addTicketMessage', 201, { params: onBridged, token: ADMIN_KEY, body: asCustomer });
+      await drive(limited, 'addTicketMessage', 429, { params: onBridged, token: ADMIN_KEY, body: asCustomer });
+
       const first = await drive(limited, 'createPublicTicket', 201, { body: { message: 'first' } });
       expect(first.headers).to.include.keys('ratelimit', 'ratelimit-policy');
       await drive(limited, 'createPublicTicket', 429, { body: { message: 'second' } });
