@@ -56,6 +56,7 @@ export const ENV = {
   rateLimitMessagesPerMinute: 'RATE_LIMIT_MESSAGES_PER_MINUTE',
   rateLimitLoginsPerAccount: 'RATE_LIMIT_LOGINS_PER_ACCOUNT',
   rateLimitLoginsPerClient: 'RATE_LIMIT_LOGINS_PER_CLIENT',
+  reopenWindowDays: 'REOPEN_WINDOW_DAYS',
 } as const;
 
 /** Secrets: injected from Secrets Manager by the task definition, never written in plain configuration. */

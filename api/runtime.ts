@@ -94,6 +94,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     assistant,
     cursors,
     userExists: (email) => auth.userExists(email),
+    reopenWindowDays: config.reopenWindowDays,
   });
   const hub = new EventHub(events, config.events.lookbackMs, config.events.pollMs, (err) =>
     logger.warn('event stream poll failed', { err: err instanceof Error ? err.message : String(err) }),

@@ -139,7 +139,8 @@ export function ticketsRouter(
         path: '/v1/tickets/{ticket_id}/messages',
         operationId: 'addTicketMessage',
         summary: 'Reply to the customer, or add an internal note (internal: true)',
-        description: 'A first reply moves a new ticket to in_progress (and assigns it to its author if unassigned).',
+        description:
+          'A reply moves a new ticket to in_progress (and assigns it to its author if unassigned) and reopens a closed one (`ticket.reopened`); a pending ticket stays pending. An internal note changes nothing.',
         tags,
         access: 'agent',
         params: TicketParams,
