@@ -91,7 +91,10 @@ export type ConflictReason =
   | 'closed'
   /** It became pending since it was read (a customer's message): plan it again. */
   | 'pending'
-  /** A customer's message was stored at or after the `closed_at` this close stamped: plan it again. */
+  /**
+   * A customer's message was stored at or after the `closed_at` (or `pending_since`) this change stamped: plan
+   * it again.
+   */
   | 'late_close'
   /** The first message of a new ticket: the id is taken. */
   | 'id_taken';
@@ -126,7 +129,7 @@ interface TicketCondition {
   version?: number;
   /** Refuse a closed ticket. */
   open?: boolean;
-  /** This change closes the ticket at this time: no customer message may be at or after it. */
+  /** This change closes the ticket (or makes it pending) at this time: no customer message may be at or after it. */
   closingAt?: string;
 }
 
@@ -464,7 +467,13 @@ export class TicketRepository {
       }
     }
     if (next) next.version = version + 1;
-    const closingAt = change.set.status === 'closed' ? (change.set.closed_at as string) : undefined;
+    // Closing, or waiting for the customer: either must come after the customer's last message.
+    const closingAt =
+      change.set.status === 'closed'
+        ? (change.set.closed_at as string)
+        : change.set.status === 'pending'
+          ? (change.set.pending_since as string)
+          : undefined;
     return {
       update: { set, remove, bumpVersion: true } satisfies TicketUpdate,
       condition: { version, ...(closingAt && { closingAt }) } satisfies TicketCondition,

@@ -422,12 +422,13 @@ export class TicketService {
   }
 
   /**
-   * The time a change stamps: now, or just after the last customer message when closing (so a message is
-   * never after `closed_at`, whatever the clocks of the tasks that wrote them).
+   * The time a change stamps: now, or just after the last customer message when closing or making the ticket
+   * pending (so a message is never after `closed_at` or `pending_since`, whatever the clocks of the tasks that
+   * wrote them: a pending ticket always waits for a message still to come).
    */
   private async changeTime(current: TicketItem, fields: FieldChanges): Promise<string> {
     const now = this.now();
-    if (fields.status !== 'closed' || current.status === 'closed') return now;
+    if ((fields.status !== 'closed' && fields.status !== 'pending') || current.status === fields.status) return now;
     const last = await this.repo.lastCustomerMessageAt(current.ticket_id);
     return last ? later(now, justAfter(last)) : now;
   }
@@ -457,7 +458,8 @@ export class TicketService {
       } catch (err) {
         if (!(err instanceof WriteConflict)) throw err;
         if (err.reason === 'missing') throw notFound('Ticket');
-        // A customer's message landed after our closing time: close again, later (same version, same If-Match).
+        // A customer's message landed after our closing (or pending) time: plan again, later (same version, same
+        // If-Match).
         // Any other refusal is a concurrent write: 412 for a named version, another try for `*`.
         if (err.reason !== 'late_close' && expectedVersion !== ANY_VERSION) throw preconditionFailed();
         if (attempt >= MAX_ATTEMPTS - 1) {
