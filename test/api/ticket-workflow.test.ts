@@ -87,7 +87,7 @@ describe('ticket workflow: pending, reopening, first responses', function () {
       // One transaction: the ticket's change, the activity, the message and its event (and the analysis request).
       const writes = spy.sent.filter((c) => c.name === 'TransactWriteItemsCommand');
       expect(writes).to.have.length(1);
-      const ops = (writes[0]?.input.TransactItems as Array<Record<string, { TableName?: string }>>).map(
+      const ops = ((writes[0]?.input.TransactItems ?? []) as Array<Record<string, { TableName?: string }>>).map(
         (op) => `${Object.keys(op)[0]}:${Object.values(op)[0]?.TableName}`,
       );
       expect(ops.slice(0, 4)).to.deep.equal([
