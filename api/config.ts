@@ -90,6 +90,8 @@ export interface Config {
     knowledgeMinScore: number;
   };
   alertsTopicArn: string | undefined;
+  /** Days after closing during which a customer's message reopens the ticket; later, a new ticket is needed. */
+  reopenWindowDays: number;
 }
 
 export class ConfigError extends Error {
@@ -189,6 +191,7 @@ const schema = {
   [ENV.assistantAnalysisPollMs]: int(10, 300_000).optional(),
   [ENV.assistantAnalysisRetryMs]: int(10, 600_000).optional(),
   [ENV.assistantKnowledgeMinScore]: fraction.optional(),
+  [ENV.reopenWindowDays]: int(0, 365).optional(),
   [ENV.alertsTopicArn]: z
     .string()
     .regex(/^arn:aws[a-z-]*:sns:/, 'expected an SNS topic ARN')
@@ -299,5 +302,6 @@ export function loadConfig(env: Env = process.env, { service = true }: LoadOptio
       knowledgeMinScore: v[ENV.assistantKnowledgeMinScore] ?? 0.75,
     },
     alertsTopicArn: v[ENV.alertsTopicArn],
+    reopenWindowDays: (v[ENV.reopenWindowDays] as number | undefined) ?? 7,
   };
 }

@@ -59,6 +59,7 @@ export const ENV = {
   rateLimitLoginsPerClient: 'RATE_LIMIT_LOGINS_PER_CLIENT',
   rateLimitIntegrationTicketsPerHour: 'RATE_LIMIT_INTEGRATION_TICKETS_PER_HOUR',
   rateLimitIntegrationMessagesPerMinute: 'RATE_LIMIT_INTEGRATION_MESSAGES_PER_MINUTE',
+  reopenWindowDays: 'REOPEN_WINDOW_DAYS',
 } as const;
 
 /** Secrets: injected from Secrets Manager by the task definition, never written in plain configuration. */

@@ -104,6 +104,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     cursors,
     userExists: (email) => auth.userExists(email),
     externalIds: new ExternalMessageIds(dynamo.doc, tableNames.tickets),
+    reopenWindowDays: config.reopenWindowDays,
   });
   const hub = new EventHub(events, config.events.lookbackMs, config.events.pollMs, (err) =>
     logger.warn('event stream poll failed', { err: err instanceof Error ? err.message : String(err) }),

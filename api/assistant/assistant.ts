@@ -61,9 +61,10 @@ export class Assistant implements TicketAssistant {
     this.parts.model?.worker.nudge(ticketId);
   }
 
-  async replyTo(conversation: Message[]): Promise<string | undefined> {
+  async replyTo(conversation: Message[]): Promise<{ text: string; acknowledgement: boolean } | undefined> {
     try {
-      return (await this.parts.replier.replyTo(conversation))?.text;
+      const reply = await this.parts.replier.replyTo(conversation);
+      return reply && { text: reply.text, acknowledgement: reply.source === 'acknowledgement' };
     } catch (err) {
       this.parts.logger.error('assistant reply failed', { err: (err as Error).message });
       return undefined;

@@ -37,6 +37,15 @@ export const KNOWLEDGE_PREAMBLE =
 export const ACKNOWLEDGEMENT =
   'Merci pour votre message, il a bien été enregistré. Un conseiller va vous répondre dans les meilleurs délais.';
 
+/** What the legacy service wrote when it had no model: an acknowledgement too (found in migrated conversations). */
+export const LEGACY_ACKNOWLEDGEMENT = 'Je prends note de votre demande. Un agent va vous repondre sous peu.';
+
+/** True for a stored assistant text that only says an agent will answer (never counted as a response). */
+export function isAcknowledgement(text: string): boolean {
+  const body = unsigned(text).trim();
+  return body === ACKNOWLEDGEMENT || body === LEGACY_ACKNOWLEDGEMENT;
+}
+
 /** A signature line the model may have written itself: "-- Agent Free", "—\nAgent Free", "L'équipe Free"... */
 const SIGNATURE_LINE =
   /^\s*(?:[-–—_]{1,3}\s*)?(?:(?:l['’]\s*)?(?:agent|assistant|assistante|équipe|equipe|service client|conseiller)\s+free)?\s*[.!]?\s*$/i;

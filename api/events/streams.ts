@@ -48,6 +48,16 @@ export function publicEvent(event: TicketEvent): TicketEvent | undefined {
       const kept = publicChanges(event.data.changes);
       return kept ? { ...event, actor, data: { changes: kept } } : undefined;
     }
+    case 'ticket.reopened': {
+      // The status the customer sees moves: told, without the assignee.
+      const kept = publicChanges(event.data.changes);
+      const messageId = event.data.message_id;
+      return {
+        ...event,
+        actor,
+        data: { ...(kept && { changes: kept }), ...(messageId !== undefined && { message_id: messageId }) },
+      };
+    }
     default:
       return undefined;
   }

@@ -99,7 +99,8 @@ export function publicRouter(
         path: '/v1/public/tickets/{ticket_id}/messages',
         operationId: 'addPublicMessage',
         summary: 'Write on my ticket',
-        description: 'Rate limited per client address.',
+        description:
+          'Rate limited per client address. A pending ticket (waiting for the customer) goes back to in_progress; a ticket closed less than REOPEN_WINDOW_DAYS (default 7) ago is reopened; after that the message is refused (409 `ticket_closed`): open a new ticket.',
         tags,
         access: 'ticket_token',
         params: TicketParams,
@@ -113,7 +114,10 @@ export function publicRouter(
             .object({ message: PublicMessage, assistant_message: AssistantAnswer })
             .meta({ id: 'PublicMessageCreated' }),
         },
-        errors: { 404: NOT_OPENED, 409: 'The ticket is closed' },
+        errors: {
+          404: NOT_OPENED,
+          409: 'The ticket was closed longer ago than the reopen window (`ticket_closed`): open a new ticket',
+        },
       },
       async ({ params, bearer, body, res }) => {
         res.status(201).json(await tickets.addCustomerMessage(params.ticket_id, bearer, body.content));

@@ -195,7 +195,8 @@ export function ticketsRouter(
         summary:
           'Reply to the customer, add an internal note (internal: true), or write as the customer (from: "customer", bridges)',
         description:
-          'A first reply moves a new ticket to in_progress (and assigns it to its author if unassigned). ' +
+          'A reply moves a new ticket to in_progress (and assigns it to its author if unassigned) and reopens a ' +
+          'closed one (`ticket.reopened`); a pending ticket stays pending. An internal note changes nothing. ' +
           'Send `content`, or `canned_response_id` for a canned response with `{{customer.name}}` and ' +
           '`{{agent.name}}` filled in (an unknown id is a 400). ' +
           'Integration keys (and managers, admins) write as the customer with `from: "customer"`: stored as the ' +

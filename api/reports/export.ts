@@ -1,12 +1,15 @@
 /**
  * The CSV export of the ticket list: the same filters, the same index Query, read page by page and turned
- * into CSV one page at a time, so memory stays flat whatever the export's size. Response-time columns need
- * the conversation's types and times: read a page at a time per ticket (never the texts) and folded as they
- * come, a few tickets at once.
+ * into CSV one page at a time, so memory stays flat whatever the export's size. First responses come from the
+ * ticket item (stamped when the reply was stored, pending time excluded: the figures of the analytics
+ * summary); the message count and the mean response time need the conversation's types and times: read a
+ * page at a time per ticket (never the texts) and folded as they come, a few tickets at once. Columns added
+ * over time go at the end, so that existing readers of the file keep working.
  */
 import { LIST_ALL_VALUE, listIndexFor } from '../db/tables.js';
-import { ResponseTimesFold } from '../tickets/metrics.js';
+import { ResponseTimesFold, ticketResponseTimes } from '../tickets/metrics.js';
 import type { TicketItem, TicketRepository } from '../tickets/repository.js';
+import { pendingSecondsAt } from '../tickets/rules.js';
 import { type Cell, csvRow, UTF8_BOM } from './csv.js';
 import type { ExportQuery } from './model.js';
 
@@ -27,13 +30,24 @@ export const EXPORT_COLUMNS = [
   'avg_response_seconds',
   'assigned_to',
   'churn_risk',
+  'priority',
+  'tags',
+  'customer_name',
+  'customer_email',
+  'pending_seconds',
+  'first_assistant_response_seconds',
 ] as const;
+
+/** Tags in one cell (tags never hold it). */
+export const TAG_SEPARATOR = ';';
 
 export interface ExportOptions {
   /** Tickets per index Query page (and per CSV chunk). */
   pageSize?: number;
   /** Conversation Queries in flight at once. */
   concurrency?: number;
+  /** The running pending period of a pending ticket is counted up to now. */
+  clock?: () => Date;
 }
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -52,13 +66,15 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
 export class TicketExport {
   private readonly pageSize: number;
   private readonly concurrency: number;
+  private readonly clock: () => Date;
 
   constructor(
     private readonly repo: TicketRepository,
-    { pageSize = 100, concurrency = 8 }: ExportOptions = {},
+    { pageSize = 100, concurrency = 8, clock = () => new Date() }: ExportOptions = {},
   ) {
     this.pageSize = pageSize;
     this.concurrency = concurrency;
+    this.clock = clock;
   }
 
   private async row(ticket: TicketItem): Promise<Cell[]> {
@@ -68,8 +84,10 @@ export class TicketExport {
       for (const m of page) fold.add(m);
     }
     const times = fold.result();
+    const stored = ticketResponseTimes(ticket);
     const a = ticket.analytics;
     const resolution = ticket.resolution_seconds;
+    const pending = pendingSecondsAt(ticket, this.clock().toISOString());
     return [
       ticket.ticket_id,
       ticket.created_at,
@@ -83,10 +101,18 @@ export class TicketExport {
       fold.count,
       resolution,
       resolution === undefined ? undefined : (resolution / 3600).toFixed(2),
-      times.first_response_seconds,
+      // An item without stored figures is a migrated one nobody has answered since: no ticket could be pending
+      // then, so its conversation's first agent reply is exact.
+      stored.agent ?? times.first_response_seconds,
       times.avg_response_seconds,
       ticket.assigned_to,
       a?.churn_risk,
+      ticket.priority,
+      (ticket.tags ?? []).join(TAG_SEPARATOR),
+      ticket.customer_name,
+      ticket.customer_email,
+      pending,
+      stored.assistant,
     ];
   }
 

@@ -77,10 +77,30 @@ export const AnalyticsSummary = z
         )
         .meta({ description: 'The highest churn risks first, at most 50' }),
     }),
-    resolution_seconds: Distribution.meta({ description: 'Closed tickets: creation to closing' }),
-    first_response_seconds: Distribution.meta({
-      description: 'Answered tickets: creation to the first agent or assistant reply',
+    resolution_seconds: Distribution.meta({
+      description: 'Closed tickets: creation to closing, time spent pending excluded',
     }),
+    first_response_seconds: Distribution.meta({
+      description:
+        "Tickets an agent answered: creation to the first agent reply, time spent pending excluded (the assistant's answers and its acknowledgement are not responses)",
+    }),
+    first_assistant_response_seconds: Distribution.meta({
+      description:
+        'Tickets the assistant answered: creation to its first real answer (a smart or model reply; never the acknowledgement that an agent will answer)',
+    }),
+    by_assignee: z
+      .array(
+        z
+          .object({
+            assigned_to: z.string().nullable().meta({ description: 'The assignee e-mail; null: unassigned tickets' }),
+            tickets: z.number().int(),
+            by_status: counts(STATUSES),
+            first_response_seconds: Distribution,
+            resolution_seconds: Distribution,
+          })
+          .meta({ id: 'AssigneeSummary' }),
+      )
+      .meta({ description: 'Per current assignee (unassigned tickets last), most tickets first' }),
   })
   .meta({ id: 'AnalyticsSummary' });
 export type AnalyticsSummary = z.infer<typeof AnalyticsSummary>;

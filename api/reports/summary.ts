@@ -6,7 +6,7 @@
  */
 import { LIST_ALL_VALUE, listIndexFor } from '../db/tables.js';
 import { AppError, badRequest } from '../errors.js';
-import { median, percentile, secondsBetween } from '../tickets/metrics.js';
+import { median, percentile, RESPONSE_TIME_ATTRIBUTES, ticketResponseTimes } from '../tickets/metrics.js';
 import { CATEGORIES, CHANNELS, SENTIMENTS, STATUSES, URGENCIES } from '../tickets/model.js';
 import type { TicketRepository } from '../tickets/repository.js';
 import type { AnalyticsSummary, SummaryQuery } from './model.js';
@@ -21,11 +21,19 @@ const ATTRIBUTES = [
   'ticket_id',
   'status',
   'channel',
-  'created_at',
+  'assigned_to',
   'analytics',
   'resolution_seconds',
-  'first_response_at',
+  ...RESPONSE_TIME_ATTRIBUTES,
 ] as const;
+
+/** What is folded per assignee: counts and the two arrays of seconds the medians need. */
+interface AssigneeFold {
+  tickets: number;
+  byStatus: Record<(typeof STATUSES)[number], number>;
+  firstResponses: number[];
+  resolutions: number[];
+}
 
 const zeros = <T extends readonly string[]>(values: T) =>
   Object.fromEntries(values.map((v) => [v, 0])) as Record<T[number], number>;
@@ -88,6 +96,8 @@ export class AnalyticsSummaryService {
     const byUrgency = zeros(URGENCIES);
     const resolutions: number[] = [];
     const firstResponses: number[] = [];
+    const assistantResponses: number[] = [];
+    const byAssignee = new Map<string | null, AssigneeFold>();
     const alerts: AnalyticsSummary['open_churn_alerts']['tickets'] = [];
     let tickets = 0;
     let analyzed = 0;
@@ -129,10 +139,38 @@ export class AnalyticsSummaryService {
             });
           }
         }
-        if (t.status === 'closed' && typeof t.resolution_seconds === 'number') resolutions.push(t.resolution_seconds);
-        if (t.first_response_at) firstResponses.push(secondsBetween(t.created_at, t.first_response_at));
+        const assignee = t.assigned_to ?? null;
+        let mine = byAssignee.get(assignee);
+        if (!mine) {
+          mine = { tickets: 0, byStatus: zeros(STATUSES), firstResponses: [], resolutions: [] };
+          byAssignee.set(assignee, mine);
+        }
+        mine.tickets++;
+        bump(mine.byStatus, t.status);
+        if (t.status === 'closed' && typeof t.resolution_seconds === 'number') {
+          resolutions.push(t.resolution_seconds);
+          mine.resolutions.push(t.resolution_seconds);
+        }
+        const response = ticketResponseTimes(t);
+        if (response.agent !== undefined) {
+          firstResponses.push(response.agent);
+          mine.firstResponses.push(response.agent);
+        }
+        if (response.assistant !== undefined) assistantResponses.push(response.assistant);
       }
     }
+    const assignees = [...byAssignee.entries()]
+      .sort(
+        ([a, x], [b, y]) =>
+          Number(a === null) - Number(b === null) || y.tickets - x.tickets || String(a).localeCompare(String(b)),
+      )
+      .map(([assignee, f]) => ({
+        assigned_to: assignee,
+        tickets: f.tickets,
+        by_status: f.byStatus,
+        first_response_seconds: distribution(f.firstResponses),
+        resolution_seconds: distribution(f.resolutions),
+      }));
     alerts.sort((a, b) => b.churn_risk - a.churn_risk || b.created_at.localeCompare(a.created_at));
     return {
       created_from: from,
@@ -147,6 +185,8 @@ export class AnalyticsSummaryService {
       open_churn_alerts: { count: alerts.length, tickets: alerts.slice(0, MAX_ALERTS_LISTED) },
       resolution_seconds: distribution(resolutions),
       first_response_seconds: distribution(firstResponses),
+      first_assistant_response_seconds: distribution(assistantResponses),
+      by_assignee: assignees,
     };
   }
 }

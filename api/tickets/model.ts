@@ -7,7 +7,8 @@ import { z } from 'zod';
 /** Page size of a ticket list when the query gives none. */
 export const DEFAULT_PAGE_SIZE = 25;
 
-export const STATUSES = ['new', 'in_progress', 'closed'] as const;
+/** `pending`: waiting for the customer (an agent sets it; the customer's next message ends it). */
+export const STATUSES = ['new', 'in_progress', 'pending', 'closed'] as const;
 export const PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
 export const CHANNELS = ['chat', 'email', 'phone', 'whatsapp', 'sms'] as const;
 export const MESSAGE_TYPES = ['customer', 'assistant', 'agent', 'internal'] as const;
@@ -79,7 +80,17 @@ export const Ticket = z
     created_at: Timestamp,
     updated_at: Timestamp,
     closed_at: Timestamp.optional(),
-    resolution_seconds: z.number().int().optional(),
+    resolution_seconds: z
+      .number()
+      .int()
+      .optional()
+      .meta({ description: 'Creation to closing, time spent pending excluded' }),
+    pending_since: Timestamp.optional().meta({ description: 'Present while the ticket is pending: since when' }),
+    pending_seconds: z
+      .number()
+      .int()
+      .optional()
+      .meta({ description: 'Time spent pending in earlier pending periods (the current one is not included)' }),
     analytics: Analytics.optional(),
     version: z.number().int(),
   })

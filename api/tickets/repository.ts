@@ -52,12 +52,25 @@ export interface TicketFields {
   created_at: string;
   updated_at: string;
   closed_at?: string;
+  /** Creation to closing, time spent pending excluded. */
   resolution_seconds?: number;
+  /** Present while the ticket is pending (waiting for the customer). */
+  pending_since?: string;
+  /** Seconds spent pending in finished pending periods. */
+  pending_seconds?: number;
   analytics?: Analytics;
-  /** When the first agent or assistant reply was written (read by export and analytics). */
+  /**
+   * When an agent first replied, and creation to then minus pending time (read by export and analytics).
+   * Items stored before the assistant's answers were told apart may hold the assistant's time here without
+   * `first_response_seconds`: readers go by `agent_replied_at` for those (api/tickets/metrics.ts).
+   */
   first_response_at?: string;
+  first_response_seconds?: number;
   /** When an agent first replied: the assistant stays silent from then on. */
   agent_replied_at?: string;
+  /** The assistant's first real answer (smart reply or model reply; never the acknowledgement). */
+  first_assistant_response_at?: string;
+  first_assistant_response_seconds?: number;
   version: number;
   access_token_hash?: string;
   /** Present on a deleted ticket until its items are purged (a tombstone: nothing else remains on it). */
@@ -76,9 +89,14 @@ export type ConflictReason =
   | 'missing'
   /** Its version moved on since it was read. */
   | 'version'
-  /** It is closed (a customer's message). */
+  /** It is closed (a customer's or the assistant's message). */
   | 'closed'
-  /** A customer's message was stored at or after the `closed_at` this close stamped: plan it again. */
+  /** It became pending since it was read (a customer's message): plan it again. */
+  | 'pending'
+  /**
+   * A customer's message was stored at or after the `closed_at` (or `pending_since`) this change stamped: plan
+   * it again.
+   */
   | 'late_close'
   /** The first message of a new ticket: the id is taken. */
   | 'id_taken';
@@ -113,7 +131,7 @@ interface TicketCondition {
   version?: number;
   /** Refuse a closed ticket. */
   open?: boolean;
-  /** This change closes the ticket at this time: no customer message may be at or after it. */
+  /** This change closes the ticket (or makes it pending) at this time: no customer message may be at or after it. */
   closingAt?: string;
 }
 
@@ -231,58 +249,68 @@ export class TicketRepository {
   }
 
   /**
-   * A message with what it does to the ticket: a customer's message is refused on a closed ticket and moves
-   * the activity item's `last_customer_message_at` (the ticket item is only checked); a reply (agent or assistant) stamps the first response; an agent's
-   * reply may carry a change of the ticket (`change`, planned on the ticket read at `version`).
+   * A message with what it does to the ticket, and its events:
+   * - a customer's message moves the activity item's `last_customer_message_at`; on an active ticket (new or
+   *   in progress) the ticket item is only checked, so it is refused once the ticket is pending or closed,
+   *   and the caller plans again: its `change` (leaving pending, reopening) is planned on the ticket read at
+   *   `version`;
+   * - an agent's reply may carry a `change` (taking a new ticket, reopening a closed one), planned the same way;
+   * - `stamp` sets derived attributes (first response times) without bumping the version, on the condition
+   *   that the ticket is still at `version` (the figures were computed from it); `stampIfAbsent` keeps the
+   *   first value written;
+   * - an assistant's message is refused on a closed ticket; an internal note only checks the ticket.
    */
   addMessage(
     message: NewMessage,
-    event: TicketEvent,
-    options: { change?: Change; version?: number; now?: string } = {},
+    events: TicketEvent | readonly TicketEvent[],
+    options: {
+      change?: Change;
+      version?: number;
+      now?: string;
+      stamp?: Record<string, unknown>;
+      stampIfAbsent?: Record<string, unknown>;
+    } = {},
   ): Write[] {
-    const update: TicketUpdate = { set: {}, setIfAbsent: {} };
-    const condition: TicketCondition = {};
-    if (message.type === 'customer') {
-      return [
-        this.ticketCheck(message.ticket_id, true),
-        {
-          label: 'activity',
-          item: {
-            Update: {
-              TableName: this.table,
-              Key: { ticket_id: message.ticket_id, sk: ACTIVITY_SK },
-              UpdateExpression: 'SET last_customer_message_at = :at',
-              ExpressionAttributeValues: { ':at': message.created_at },
-            },
+    const { change, version, stamp = {}, stampIfAbsent = {} } = options;
+    const tail = [this.putMessage(message), ...[events].flat().map((e) => this.events.write(e))];
+    let ticket: Write;
+    if (change && version !== undefined) {
+      const planned = this.changeUpdate(change, options.now ?? message.created_at, version);
+      ticket = this.ticketWrite(
+        message.ticket_id,
+        { ...planned.update, set: { ...planned.update.set, ...stamp }, setIfAbsent: stampIfAbsent },
+        planned.condition,
+      );
+    } else if (Object.keys(stamp).length > 0 && version !== undefined) {
+      ticket = this.ticketWrite(message.ticket_id, { set: stamp, setIfAbsent: stampIfAbsent }, { version });
+    } else if (Object.keys(stampIfAbsent).length > 0) {
+      ticket = this.ticketWrite(
+        message.ticket_id,
+        { setIfAbsent: stampIfAbsent },
+        { open: message.type === 'assistant' },
+      );
+    } else {
+      ticket = this.ticketCheck(
+        message.ticket_id,
+        message.type === 'customer' ? 'active' : message.type === 'assistant' ? 'open' : 'exists',
+      );
+    }
+    if (message.type !== 'customer') return [ticket, ...tail];
+    return [
+      ticket,
+      {
+        label: 'activity',
+        item: {
+          Update: {
+            TableName: this.table,
+            Key: { ticket_id: message.ticket_id, sk: ACTIVITY_SK },
+            UpdateExpression: 'SET last_customer_message_at = :at',
+            ExpressionAttributeValues: { ':at': message.created_at },
           },
         },
-        this.putMessage(message),
-        this.events.write(event),
-      ];
-    }
-    if (message.type === 'assistant') {
-      update.setIfAbsent = { first_response_at: message.created_at };
-      condition.open = true;
-    } else if (message.type === 'agent') {
-      update.setIfAbsent = { first_response_at: message.created_at, agent_replied_at: message.created_at };
-    }
-    const writes: Write[] = [];
-    if (options.change && options.version !== undefined) {
-      const planned = this.changeUpdate(options.change, options.now ?? message.created_at, options.version);
-      writes.push(
-        this.ticketWrite(
-          message.ticket_id,
-          { ...planned.update, setIfAbsent: update.setIfAbsent },
-          { ...planned.condition, ...condition },
-        ),
-      );
-    } else if (message.type === 'internal') {
-      writes.push(this.ticketCheck(message.ticket_id));
-    } else {
-      writes.push(this.ticketWrite(message.ticket_id, update, condition));
-    }
-    writes.push(this.putMessage(message), this.events.write(event));
-    return writes;
+      },
+      ...tail,
+    ];
   }
 
   /**
@@ -361,17 +389,30 @@ export class TicketRepository {
     };
   }
 
-  /** The ticket exists, is not deleted and (`open`) not closed; nothing of it is written. */
-  private ticketCheck(ticketId: string, open = false): Write {
+  /**
+   * The ticket exists and is not deleted; `open`: not closed either; `active`: neither closed nor pending (a
+   * customer's message that would end a pending period must be planned as a change). Nothing is written.
+   */
+  private ticketCheck(ticketId: string, state: 'exists' | 'open' | 'active'): Write {
+    let condition = 'attribute_exists(ticket_id) AND attribute_not_exists(#d)';
+    const values: Record<string, string> = {};
+    if (state !== 'exists') {
+      condition += ' AND #st <> :closed';
+      values[':closed'] = 'closed';
+    }
+    if (state === 'active') {
+      condition += ' AND #st <> :pending';
+      values[':pending'] = 'pending';
+    }
     return {
       label: 'ticket',
       item: {
         ConditionCheck: {
           TableName: this.table,
           Key: { ticket_id: ticketId, sk: TICKET_SK },
-          ConditionExpression: `attribute_exists(ticket_id) AND attribute_not_exists(#d)${open ? ' AND #st <> :closed' : ''}`,
-          ExpressionAttributeNames: { '#d': 'deleted_at', ...(open && { '#st': 'status' }) },
-          ...(open && { ExpressionAttributeValues: { ':closed': 'closed' } }),
+          ConditionExpression: condition,
+          ExpressionAttributeNames: { '#d': 'deleted_at', ...(state !== 'exists' && { '#st': 'status' }) },
+          ...(state !== 'exists' && { ExpressionAttributeValues: values }),
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
       },
@@ -428,7 +469,13 @@ export class TicketRepository {
       }
     }
     if (next) next.version = version + 1;
-    const closingAt = change.set.status === 'closed' ? (change.set.closed_at as string) : undefined;
+    // Closing, or waiting for the customer: either must come after the customer's last message.
+    const closingAt =
+      change.set.status === 'closed'
+        ? (change.set.closed_at as string)
+        : change.set.status === 'pending'
+          ? (change.set.pending_since as string)
+          : undefined;
     return {
       update: { set, remove, bumpVersion: true } satisfies TicketUpdate,
       condition: { version, ...(closingAt && { closingAt }) } satisfies TicketCondition,
@@ -720,5 +767,6 @@ function conflictReason(old: TicketItem | undefined, writes: readonly Write[]): 
     {}) as Record<string, unknown>;
   if (values[':expected'] !== undefined && old.version !== values[':expected']) return 'version';
   if (values[':closed'] !== undefined && old.status === 'closed') return 'closed';
+  if (values[':pending'] !== undefined && old.status === 'pending') return 'pending';
   return 'version';
 }

@@ -6,13 +6,21 @@
  * log (`ticket.created`, then one `ticket.updated` per recorded change), and the ticket item loses both,
  * conditional on the version that was read. Every id is derived from the ticket, so a rerun writes the same
  * items again and converges; a ticket changed meanwhile is left for the next run.
+ *
+ * Earlier versions also stamped `first_response_at` with the first agent *or assistant* reply (the assistant's
+ * acknowledgement included). A ticket with that stamp and no `first_response_seconds` gets its response times
+ * from its conversation: the first agent reply (`first_response_at`, `first_response_seconds`,
+ * `agent_replied_at`; the stamp is removed when no agent replied) and the assistant's first real answer
+ * (`first_assistant_response_*`). No ticket could be pending then: the figures are plain times from creation.
  */
 import { createHash } from 'node:crypto';
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { isAcknowledgement } from '../assistant/persona.js';
 import { ACTIVITY_SK, LIST_ALL_VALUE, listIndexFor, TICKET_SK } from '../db/tables.js';
 import { commit, MAX_TRANSACTION_ITEMS, TransactionCancelled, type Write } from '../db/transaction.js';
 import type { EventLog } from '../events/log.js';
 import type { TicketEvent } from '../events/model.js';
+import { type ResponseTimes, ResponseTimesFold, secondsBetween } from './metrics.js';
 import { messageSortKey, type TicketItem } from './repository.js';
 
 /** What earlier versions stored in the ticket item. */
@@ -68,36 +76,46 @@ export class TicketReshapeRepository {
     } while (startKey);
   }
 
-  /** When an agent first replied on the ticket (read a page at a time, times only), if ever. */
-  private async firstAgentReply(ticketId: string): Promise<string | undefined> {
+  /** The response times of the ticket's conversation, read a page at a time (types, times, assistant texts). */
+  private async conversationTimes(ticket: TicketItem): Promise<ResponseTimes> {
+    const fold = new ResponseTimesFold(ticket.created_at);
     let startKey: Record<string, unknown> | undefined;
     do {
       const out = await this.doc.send(
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: 'ticket_id = :id AND begins_with(sk, :msg)',
-          FilterExpression: '#t = :agent',
-          ProjectionExpression: 'created_at',
+          ProjectionExpression: '#t, created_at, content',
           ExpressionAttributeNames: { '#t': 'type' },
-          ExpressionAttributeValues: { ':id': ticketId, ':msg': 'MSG#', ':agent': 'agent' },
+          ExpressionAttributeValues: { ':id': ticket.ticket_id, ':msg': 'MSG#' },
           ExclusiveStartKey: startKey,
         }),
       );
-      const found = out.Items?.[0]?.created_at;
-      if (typeof found === 'string') return found;
+      for (const m of out.Items ?? []) {
+        fold.add({
+          type: m.type,
+          created_at: m.created_at,
+          acknowledgement: m.type === 'assistant' && isAcknowledgement(String(m.content ?? '')),
+        });
+      }
       startKey = out.LastEvaluatedKey;
     } while (startKey);
-    return undefined;
+    return fold.result();
+  }
+
+  /** True when the ticket's response times were stamped by an earlier version (see the module comment). */
+  static needsResponseTimes(ticket: TicketItem): boolean {
+    return (
+      ticket.first_response_seconds === undefined &&
+      (ticket.first_response_at !== undefined || ticket.agent_replied_at !== undefined)
+    );
   }
 
   async reshape(ticket: TicketItem & LegacyShape): Promise<ReshapeResult> {
     const first = ticket.initial_message;
     const history = ticket.events;
-    const agentReply =
-      ticket.agent_replied_at === undefined && ticket.first_response_at !== undefined
-        ? await this.firstAgentReply(ticket.ticket_id)
-        : undefined;
-    if (!first && !history && !agentReply) return 'current';
+    const times = TicketReshapeRepository.needsResponseTimes(ticket) ? await this.conversationTimes(ticket) : undefined;
+    if (!first && !history && !times) return 'current';
 
     const id = ticket.ticket_id;
     const events: TicketEvent[] = [];
@@ -152,10 +170,24 @@ export class TicketReshapeRepository {
       });
     }
     const set: string[] = [];
+    const remove = ['initial_message', '#events'];
     const values: Record<string, unknown> = { ':v': ticket.version };
-    if (agentReply) {
-      set.push('agent_replied_at = if_not_exists(agent_replied_at, :ar)');
-      values[':ar'] = agentReply;
+    if (times) {
+      // The service's own stamp of the first agent reply, when it has one, else the conversation's.
+      const agent = ticket.agent_replied_at ?? times.first_response_at;
+      if (agent) {
+        set.push('first_response_at = :fr', 'first_response_seconds = :frs', 'agent_replied_at = :fr');
+        Object.assign(values, { ':fr': agent, ':frs': secondsBetween(ticket.created_at, agent) });
+      } else {
+        remove.push('first_response_at');
+      }
+      if (times.first_assistant_response_at && ticket.first_assistant_response_at === undefined) {
+        set.push('first_assistant_response_at = :fa', 'first_assistant_response_seconds = :fas');
+        Object.assign(values, {
+          ':fa': times.first_assistant_response_at,
+          ':fas': times.first_assistant_response_seconds,
+        });
+      }
     }
     last.push({
       label: 'ticket',
@@ -163,7 +195,7 @@ export class TicketReshapeRepository {
         Update: {
           TableName: this.table,
           Key: { ticket_id: id, sk: TICKET_SK },
-          UpdateExpression: [set.length ? `SET ${set.join(', ')}` : '', 'REMOVE initial_message, #events']
+          UpdateExpression: [set.length ? `SET ${set.join(', ')}` : '', `REMOVE ${remove.join(', ')}`]
             .filter(Boolean)
             .join(' '),
           ConditionExpression: '#v = :v',

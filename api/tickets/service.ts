@@ -19,6 +19,7 @@ import {
   ExternalMessageTaken,
 } from './external-ids.js';
 import { newAccessToken, newTicketId, tokenMatches } from './ids.js';
+import { secondsBetween } from './metrics.js';
 import {
   type Channel,
   type CreatePublicTicket,
@@ -42,7 +43,15 @@ import {
   TicketRepository,
   WriteConflict,
 } from './repository.js';
-import { type Change, type FieldChanges, isNoop, planChange } from './rules.js';
+import {
+  type Change,
+  type FieldChanges,
+  isNoop,
+  pendingSecondsAt,
+  planChange,
+  reopens,
+  withinReopenWindow,
+} from './rules.js';
 import { messageView, publicMessageView, publicTicketView, ticketView, ticketWithMessagesView } from './views.js';
 
 /** `If-Match: *`: any current version matches. */
@@ -55,6 +64,8 @@ const CUSTOMER_ACTOR = 'customer';
 const ASSISTANT_ACTOR = 'assistant';
 /** Server-planned changes planned again after a concurrent write, at most. */
 const MAX_ATTEMPTS = 5;
+/** Days after closing during which a customer's message reopens the ticket (REOPEN_WINDOW_DAYS). */
+export const DEFAULT_REOPEN_WINDOW_DAYS = 7;
 
 /**
  * What the ticket use cases need from the assistant (api/assistant). Without one, tickets work the same,
@@ -67,8 +78,11 @@ export interface TicketAssistant {
   analysisRequest(ticketId: string, now: string): Write | undefined;
   /** Starts that analysis in the background; never awaited by a request. */
   analyseSoon(ticketId: string): void;
-  /** The answer to the conversation's last message (the customer's), or none; never throws. */
-  replyTo(conversation: Message[]): Promise<string | undefined>;
+  /**
+   * The answer to the conversation's last message (the customer's), or none; never throws. `acknowledgement`:
+   * the answer only says that an agent will answer (never counted as a response).
+   */
+  replyTo(conversation: Message[]): Promise<{ text: string; acknowledgement: boolean } | undefined>;
   /** The answer could not be stored: reported, while the customer's own message stays stored. */
   replyNotStored(ticketId: string, err: unknown): void;
   /** A reply an agent may send (not stored); an AppError 503 with Retry-After when unavailable. */
@@ -83,6 +97,8 @@ export interface TicketServiceDeps {
   /** Whether an agent account exists (assignments must name one). */
   userExists: (email: string) => Promise<boolean>;
   clock?: () => Date;
+  /** Days after closing during which a customer's message reopens the ticket (default 7). */
+  reopenWindowDays?: number;
   /** Draws ticket ids (tests make it collide). */
   newId?: () => string;
   /** Channel message ids already stored (bridges' `external_message_id`). */
@@ -131,9 +147,11 @@ const justAfter = (at: string) => new Date(Date.parse(at) + 1).toISOString();
 export class TicketService {
   private readonly repo: TicketRepository;
   private readonly now: () => string;
+  private readonly reopenWindowDays: number;
 
   constructor(private readonly deps: TicketServiceDeps) {
     this.repo = deps.repository;
+    this.reopenWindowDays = deps.reopenWindowDays ?? DEFAULT_REOPEN_WINDOW_DAYS;
     const clock = deps.clock ?? (() => new Date());
     this.now = () => clock().toISOString();
   }
@@ -312,6 +330,29 @@ export class TicketService {
   }
 
   /**
+   * The events of a message and the change it carries: one `message.created` that records the change (taking
+   * a ticket, leaving pending), or, when the message reopens a closed ticket, `message.created` for the message
+   * and `ticket.reopened` for the reopening (each fact told once).
+   */
+  private messageEvents(message: NewMessage, actor: string, change: Change) {
+    if (!reopens(change)) return [this.messageEvent(message, actor, change)];
+    return [
+      this.messageEvent(message, actor),
+      newEvent('ticket.reopened', message.ticket_id, actor, message.created_at, {
+        changes: change.changes,
+        message_id: message.message_id,
+      }),
+    ];
+  }
+
+  /** `ticket.updated`, or `ticket.reopened` when the change takes a closed ticket back to work. */
+  private changeEvent(ticketId: string, actor: string, now: string, change: Change) {
+    return newEvent(reopens(change) ? 'ticket.reopened' : 'ticket.updated', ticketId, actor, now, {
+      changes: change.changes,
+    });
+  }
+
+  /**
    * The ticket item if the token opens it; a wrong token and an unknown ticket are the same 404. Only the
    * ticket item is read: no message is touched before the token is checked.
    */
@@ -353,8 +394,9 @@ export class TicketService {
   }
 
   /**
-   * Stores the message with its event and the pending analysis (one transaction, refused on a closed or
-   * deleted ticket), then the assistant's answer (within its budget); the analysis runs after the response.
+   * Stores the message with its event and the pending analysis (one transaction), then the assistant's answer
+   * (within its budget); the analysis runs after the response. See `addCustomerMessageTo` for what the message
+   * does to the ticket.
    */
   async addCustomerMessage(
     ticketId: string,
@@ -362,8 +404,7 @@ export class TicketService {
     content: string,
   ): Promise<{ message: Message; assistant_message?: Message }> {
     const ticket = await this.openWithToken(ticketId, token);
-    const { message, reply } = await this.customerMessage(ticket, content);
-    return { message: messageView(message), ...(reply && { assistant_message: messageView(reply) }) };
+    return this.addCustomerMessageTo(ticket, content);
   }
 
   /**
@@ -381,13 +422,7 @@ export class TicketService {
     let outcome: { message: Message; assistant_message?: Message; replayed: boolean };
     try {
       if (earlier) throw new ExternalMessageTaken(earlier);
-      const ticket = await this.mustGet(ticketId);
-      const { message, reply } = await this.customerMessage(ticket, input.content, external);
-      outcome = {
-        message: messageView(message),
-        ...(reply && { assistant_message: messageView(reply) }),
-        replayed: false,
-      };
+      outcome = { ...(await this.addCustomerMessageTo(ticketId, input.content, external)), replayed: false };
     } catch (err) {
       if (!(err instanceof ExternalMessageTaken)) throw err;
       if (err.record.target_ticket_id !== ticketId) {
@@ -402,37 +437,58 @@ export class TicketService {
     return { ...outcome, ticket: ticketView(await this.mustGet(ticketId)) };
   }
 
+
   /**
-   * Stores the message with its event, the pending analysis and (a bridge's) the marker of its external id
-   * (one transaction, refused on a closed or deleted ticket), then the assistant's answer (within its budget);
-   * the analysis runs after the response.
+   * A customer's message on a ticket whose caller is known to speak for the customer (the ticket's token, or
+   * an integration acting for the customer). In the message's one transaction, conditional on the ticket's
+   * state: a pending ticket goes back to in_progress; a ticket closed less than the reopen window ago is
+   * reopened (`ticket.reopened`); a ticket closed longer ago refuses it (409 `ticket_closed`: a new ticket is
+   * needed). A concurrent change of the ticket makes it plan again on a fresh read.
    */
-  private async customerMessage(
-    ticket: TicketItem,
+  async addCustomerMessageTo(
+    ticket: TicketItem | string,
     content: string,
+    /** A bridge's channel message id, marked in the same transaction (stored once per id and key). */
     external?: ExternalMessageRef,
-  ): Promise<{ message: NewMessage; reply?: NewMessage }> {
-    const ticketId = ticket.ticket_id;
-    if (ticket.status === 'closed') throw closedTicket();
-    const now = this.now();
-    const message = this.newMessage(ticketId, 'customer', content, ticket.customer_name ?? 'Customer', now);
+  ): Promise<{ message: Message; assistant_message?: Message }> {
+    const ticketId = typeof ticket === 'string' ? ticket : ticket.ticket_id;
+    let current = typeof ticket === 'string' ? await this.mustGet(ticketId) : ticket;
     for (let attempt = 0; ; attempt++) {
+      if (attempt > 0) current = await this.mustGet(ticketId);
+      const now = this.now();
+      const message = this.newMessage(ticketId, 'customer', content, current.customer_name ?? 'Customer', now);
+      let fields: FieldChanges = {};
+      if (current.status === 'closed') {
+        if (!withinReopenWindow(current.closed_at, now, this.reopenWindowDays))
+          throw closedTicket(this.reopenWindowDays);
+        fields = { status: 'in_progress' };
+      } else if (current.status === 'pending') {
+        fields = { status: 'in_progress' };
+      }
+      const change = planChange(current, fields, now);
+      const moves = !isNoop(change);
       try {
-        await this.repo.commit(attempt === 0 ? 'customer-message' : `customer-message#${attempt}`, [
-          ...this.repo.addMessage(message, this.messageEvent(message, CUSTOMER_ACTOR)),
+        await this.repo.commit(`customer-message#${attempt}`, [
+          ...this.repo.addMessage(
+            message,
+            this.messageEvents(message, CUSTOMER_ACTOR, change),
+            moves ? { change, version: current.version, now } : {},
+          ),
           ...this.externalWrites(external, message, false),
           ...this.analysisWrites(ticketId, now),
         ]);
-        break;
       } catch (err) {
-        if (err instanceof WriteConflict) throw err.reason === 'closed' ? closedTicket() : notFound('Ticket');
         if (await this.externalRefusal(err, external, attempt)) continue;
-        throw err;
+        if (!(err instanceof WriteConflict)) throw err;
+        if (err.reason === 'missing') throw notFound('Ticket');
+        if (attempt >= MAX_ATTEMPTS - 1) throw conflict('The ticket kept changing while the message was stored; retry');
+        continue;
       }
+      const after = moves ? applied(current, change, now) : current;
+      const reply = await this.answer(after, undefined);
+      this.deps.assistant?.analyseSoon(ticketId);
+      return { message: messageView(message), ...(reply && { assistant_message: messageView(reply) }) };
     }
-    const reply = await this.answer(ticket, undefined);
-    this.deps.assistant?.analyseSoon(ticketId);
-    return { message, reply };
   }
 
   /**
@@ -445,15 +501,29 @@ export class TicketService {
     if (!assistant || ticket.agent_replied_at) return undefined;
     const recent = conversation ?? (await this.repo.recentMessages(ticket.ticket_id, ASSISTANT_CONTEXT_MESSAGES));
     const history = recent.map(messageView);
-    const text = await assistant.replyTo(history);
-    if (!text) return undefined;
+    const answer = await assistant.replyTo(history);
+    if (!answer) return undefined;
     // Strictly after the message it answers, so the conversation's order holds even for an instant answer.
     const after = history[history.length - 1]?.created_at ?? '';
     let at = this.now();
     if (at <= after) at = justAfter(after);
-    const reply = this.newMessage(ticket.ticket_id, 'assistant', text, assistant.authorName, at);
+    const reply = this.newMessage(ticket.ticket_id, 'assistant', answer.text, assistant.authorName, at);
+    // A real answer stamps the first assistant response (the first one stays); the acknowledgement never does.
+    // The ticket was read just before (the customer's message ended any pending period): its pending time is exact.
+    const stampIfAbsent = answer.acknowledgement
+      ? {}
+      : {
+          first_assistant_response_at: at,
+          first_assistant_response_seconds: Math.max(
+            0,
+            secondsBetween(ticket.created_at, at) - pendingSecondsAt(ticket, at),
+          ),
+        };
     try {
-      await this.repo.commit('assistant-reply', this.repo.addMessage(reply, this.messageEvent(reply, ASSISTANT_ACTOR)));
+      await this.repo.commit(
+        'assistant-reply',
+        this.repo.addMessage(reply, this.messageEvent(reply, ASSISTANT_ACTOR), { stampIfAbsent }),
+      );
       return reply;
     } catch (err) {
       assistant.replyNotStored(ticket.ticket_id, err);
@@ -510,12 +580,13 @@ export class TicketService {
   }
 
   /**
-   * The time a change stamps: now, or just after the last customer message when closing (so a message is
-   * never after `closed_at`, whatever the clocks of the tasks that wrote them).
+   * The time a change stamps: now, or just after the last customer message when closing or making the ticket
+   * pending (so a message is never after `closed_at` or `pending_since`, whatever the clocks of the tasks that
+   * wrote them: a pending ticket always waits for a message still to come).
    */
   private async changeTime(current: TicketItem, fields: FieldChanges): Promise<string> {
     const now = this.now();
-    if (fields.status !== 'closed' || current.status === 'closed') return now;
+    if ((fields.status !== 'closed' && fields.status !== 'pending') || current.status === fields.status) return now;
     const last = await this.repo.lastCustomerMessageAt(current.ticket_id);
     return last ? later(now, justAfter(last)) : now;
   }
@@ -537,7 +608,7 @@ export class TicketService {
       const now = await this.changeTime(current, patch);
       const change = planChange(current, patch, now);
       if (isNoop(change)) return ticketView(current);
-      const event = newEvent('ticket.updated', ticketId, by.id, now, { changes: change.changes });
+      const event = this.changeEvent(ticketId, by.id, now, change);
       const { writes, next } = this.repo.update(current, change, now, event);
       try {
         await this.repo.commit(`patch#${attempt}`, writes);
@@ -545,7 +616,8 @@ export class TicketService {
       } catch (err) {
         if (!(err instanceof WriteConflict)) throw err;
         if (err.reason === 'missing') throw notFound('Ticket');
-        // A customer's message landed after our closing time: close again, later (same version, same If-Match).
+        // A customer's message landed after our closing (or pending) time: plan again, later (same version, same
+        // If-Match).
         // Any other refusal is a concurrent write: 412 for a named version, another try for `*`.
         if (err.reason !== 'late_close' && expectedVersion !== ANY_VERSION) throw preconditionFailed();
         if (attempt >= MAX_ATTEMPTS - 1) {
@@ -572,8 +644,9 @@ export class TicketService {
   }
 
   /**
-   * A reply or an internal note. The first reply moves a new ticket to in_progress (and to its author), in
-   * the same transaction as the reply and its first-response time.
+   * A reply or an internal note. A reply moves a new ticket to in_progress (and to its author) and reopens a
+   * closed one (`ticket.reopened`); a note changes nothing. An agent's first reply stamps the first response
+   * (creation to now, pending time excluded), conditional on the ticket read; all in the reply's transaction.
    */
   async addAgentMessage(
     ticketId: string,
@@ -583,28 +656,43 @@ export class TicketService {
     for (let attempt = 0; ; attempt++) {
       const current = await this.mustGet(ticketId);
       const now = this.now();
-      const message = this.newMessage(
-        ticketId,
-        input.internal ? 'internal' : 'agent',
-        input.content,
-        by.name,
-        now,
-        by.email,
-      );
-      const fields: FieldChanges =
-        !input.internal && current.status === 'new'
-          ? { status: 'in_progress', ...(current.assigned_to === undefined && by.email && { assigned_to: by.email }) }
-          : {};
+      const reply = !input.internal;
+      const message = this.newMessage(ticketId, reply ? 'agent' : 'internal', input.content, by.name, now, by.email);
+      let fields: FieldChanges = {};
+      if (reply && current.status === 'new') {
+        fields = {
+          status: 'in_progress',
+          ...(current.assigned_to === undefined && by.email && { assigned_to: by.email }),
+        };
+      } else if (reply && current.status === 'closed') {
+        fields = { status: 'in_progress' };
+      }
       const change = planChange(current, fields, now);
       const moves = !isNoop(change);
+      // The first agent reply: replaces what the assistant may have stamped as first_response_at before the two
+      // were told apart. Computed from the ticket as read, so written on the condition that it did not change.
+      const stamp: Record<string, unknown> =
+        reply && current.agent_replied_at === undefined
+          ? {
+              first_response_at: now,
+              first_response_seconds: Math.max(
+                0,
+                secondsBetween(current.created_at, now) - pendingSecondsAt(current, now),
+              ),
+              agent_replied_at: now,
+            }
+          : {};
       const writes = this.repo.addMessage(
         message,
-        this.messageEvent(message, by.id, change),
-        moves ? { change, version: current.version, now } : {},
+        this.messageEvents(message, by.id, change),
+        moves || Object.keys(stamp).length > 0
+          ? { change: moves ? change : undefined, version: current.version, now, stamp }
+          : {},
       );
       try {
         await this.repo.commit(`agent-message#${attempt}`, writes);
-        return { message: messageView(message), ticket: ticketView(moves ? applied(current, change, now) : current) };
+        const after = moves ? applied(current, change, now) : current;
+        return { message: messageView(message), ticket: ticketView({ ...after, ...stamp }) };
       } catch (err) {
         if (!(err instanceof WriteConflict)) throw err;
         if (err.reason === 'missing') throw notFound('Ticket');
@@ -626,7 +714,7 @@ export class TicketService {
       const now = await this.changeTime(current, fields);
       const change = planChange(current, fields, now);
       if (isNoop(change)) return current;
-      const event = newEvent('ticket.updated', ticketId, actor, now, { changes: change.changes });
+      const event = this.changeEvent(ticketId, actor, now, change);
       const { writes, next } = this.repo.update(current, change, now, event);
       try {
         await this.repo.commit(`${operation}#${attempt}`, writes);
@@ -687,4 +775,10 @@ export class TicketService {
   }
 }
 
-const closedTicket = () => conflict('This ticket is closed; open a new ticket if you need more help');
+/** A customer's message on a ticket closed longer ago than the reopen window. */
+const closedTicket = (days: number) =>
+  new AppError(
+    409,
+    'ticket_closed',
+    `This ticket was closed more than ${days} day${days === 1 ? '' : 's'} ago; open a new ticket if you need more help`,
+  );

@@ -35,6 +35,8 @@ export function ticketView(t: TicketItem): Ticket {
     updated_at: t.updated_at,
     ...(t.closed_at !== undefined && { closed_at: t.closed_at }),
     ...(t.resolution_seconds !== undefined && { resolution_seconds: t.resolution_seconds }),
+    ...(t.pending_since !== undefined && { pending_since: t.pending_since }),
+    ...(t.pending_seconds !== undefined && { pending_seconds: t.pending_seconds }),
     ...(t.analytics !== undefined && { analytics: t.analytics }),
     version: t.version,
   };

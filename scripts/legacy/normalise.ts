@@ -3,8 +3,10 @@
  * the reasons it cannot be migrated. Pure: no I/O. The whole record, messages included, is checked before
  * anything is produced, so a record is either migrated completely or not at all.
  */
+
+import { isAcknowledgement } from '../../api/assistant/persona.js';
 import { TICKET_SK } from '../../api/db/tables.js';
-import { firstResponseAt, secondsBetween } from '../../api/tickets/metrics.js';
+import { responseTimes, secondsBetween } from '../../api/tickets/metrics.js';
 import {
   type Analytics,
   CATEGORIES,
@@ -42,6 +44,8 @@ const STATUS: Record<string, Status> = {
   fermé: 'closed',
   ferme: 'closed',
   closed: 'closed',
+  // The current vocabulary's own value (the legacy service had no pending status).
+  pending: 'pending',
 };
 const PRIORITY: Record<string, Priority> = {
   basse: 'low',
@@ -366,7 +370,15 @@ export function normaliseRecord(raw: unknown, key_?: string): Normalised {
   messages.sort((a, b) => a.sk.localeCompare(b.sk));
   const lastMessageAt = messages.at(-1)?.created_at;
   const latest = [createdAt, updatedAt, closedAt, lastMessageAt].filter((t): t is string => !!t).sort();
-  const firstResponse = firstResponseAt(createdAt, messages);
+  // No legacy ticket was ever pending: the first responses are plain times from creation.
+  const times = responseTimes(
+    createdAt,
+    messages.map((m) => ({
+      type: m.type,
+      created_at: m.created_at,
+      acknowledgement: m.type === 'assistant' && isAcknowledgement(m.content),
+    })),
+  );
   const tags =
     Array.isArray(raw.tags) && raw.tags.length > 0 ? [...new Set(raw.tags as string[])].sort() : ([] as string[]);
   const assignedTo = typeof raw.assigned_to === 'string' && raw.assigned_to.trim() !== '' ? raw.assigned_to.trim() : '';
@@ -388,7 +400,15 @@ export function normaliseRecord(raw: unknown, key_?: string): Normalised {
     ...(closedAt && { closed_at: closedAt }),
     ...(resolutionSeconds !== undefined && { resolution_seconds: resolutionSeconds }),
     ...(analytics && { analytics }),
-    ...(firstResponse && { first_response_at: firstResponse }),
+    ...(times.first_response_at !== undefined && {
+      first_response_at: times.first_response_at,
+      first_response_seconds: times.first_response_seconds,
+      agent_replied_at: times.first_response_at,
+    }),
+    ...(times.first_assistant_response_at !== undefined && {
+      first_assistant_response_at: times.first_assistant_response_at,
+      first_assistant_response_seconds: times.first_assistant_response_seconds,
+    }),
     version: 1,
     ...MIGRATION_MARK,
   });

@@ -12,6 +12,8 @@ describe('analytics summary (GET /v1/analytics/summary)', () => {
   let manager: string;
   const id = { a: seedId(), b: seedId(), c: seedId(), d: seedId(), e: seedId(), f: seedId() };
   const APRIL = '?created_from=2026-04-01&created_to=2026-04-30T23:59:59.999Z';
+  const ANN = 'ann@freeda.test';
+  const BOB = 'bob@freeda.test';
 
   const get = (query: string, token = manager) =>
     h.http().get(`/v1/analytics/summary${query}`).set('authorization', `Bearer ${token}`);
@@ -27,7 +29,9 @@ describe('analytics summary (GET /v1/analytics/summary)', () => {
         channel: 'chat',
         closed_at: at(2, 100),
         resolution_seconds: 100,
+        assigned_to: ANN,
         first_response_at: at(2, 10),
+        fields: { first_response_seconds: 10 },
         analytics: {
           category: 'billing',
           sentiment: 'negative',
@@ -43,7 +47,10 @@ describe('analytics summary (GET /v1/analytics/summary)', () => {
         channel: 'email',
         closed_at: at(3, 300),
         resolution_seconds: 300,
-        first_response_at: at(3, 20),
+        assigned_to: ANN,
+        // Stored before the assistant's answers were told apart: first_response_at is the assistant's.
+        first_response_at: at(3, 5),
+        fields: { agent_replied_at: at(3, 20) },
         analytics: { category: 'technical', sentiment: 'neutral', urgency: 'medium', churn_risk: 20 },
       },
       {
@@ -53,13 +60,21 @@ describe('analytics summary (GET /v1/analytics/summary)', () => {
         channel: 'email',
         closed_at: at(4, 200),
         resolution_seconds: 200,
+        assigned_to: BOB,
         first_response_at: at(4, 30),
+        fields: {
+          first_response_seconds: 30,
+          first_assistant_response_at: at(4, 2),
+          first_assistant_response_seconds: 2,
+        },
       },
       {
         id: id.d,
         created_at: at(5),
         status: 'new',
         channel: 'phone',
+        // An earlier version's stamp of the acknowledgement: not a response.
+        first_response_at: at(5, 7),
         analytics: {
           category: 'cancellation',
           sentiment: 'negative',
@@ -71,9 +86,12 @@ describe('analytics summary (GET /v1/analytics/summary)', () => {
       {
         id: id.e,
         created_at: at(6),
-        status: 'in_progress',
+        status: 'pending',
         channel: 'whatsapp',
-        first_response_at: at(6, 40),
+        assigned_to: BOB,
+        // Answered 100 s after creation, 60 of them pending.
+        first_response_at: at(6, 100),
+        fields: { first_response_seconds: 40, pending_since: at(6, 200), pending_seconds: 60 },
         analytics: {
           category: 'sales',
           sentiment: 'positive',
@@ -90,6 +108,7 @@ describe('analytics summary (GET /v1/analytics/summary)', () => {
         closed_at: at(7, 1000),
         resolution_seconds: 1000,
         first_response_at: at(7, 50),
+        fields: { first_response_seconds: 50, first_assistant_response_at: at(7, 4) },
         analytics: {
           category: 'other',
           sentiment: 'neutral',
@@ -116,7 +135,7 @@ describe('analytics summary (GET /v1/analytics/summary)', () => {
       created_from: '2026-04-01T00:00:00.000Z',
       created_to: '2026-04-30T23:59:59.999Z',
       tickets: 6,
-      by_status: { new: 1, in_progress: 1, closed: 4 },
+      by_status: { new: 1, in_progress: 0, pending: 1, closed: 4 },
       by_channel: { chat: 1, email: 2, phone: 1, whatsapp: 1, sms: 1 },
       analyzed: 5,
       by_category: { billing: 1, technical: 1, sales: 1, cancellation: 1, other: 1 },
@@ -127,12 +146,38 @@ describe('analytics summary (GET /v1/analytics/summary)', () => {
         count: 2,
         tickets: [
           { ticket_id: id.d, status: 'new', churn_risk: 95, created_at: at(5) },
-          { ticket_id: id.e, status: 'in_progress', churn_risk: 85, created_at: at(6) },
+          { ticket_id: id.e, status: 'pending', churn_risk: 85, created_at: at(6) },
         ],
       },
       // 100, 200, 300, 1000: median between the two middle values, p90 by nearest rank.
       resolution_seconds: { count: 4, median: 250, p90: 1000 },
+      // Agents' first replies, pending time excluded (e: 40, not 100); d's old stamp was the assistant's.
       first_response_seconds: { count: 5, median: 30, p90: 50 },
+      // The assistant's real answers: c (2) and f (4); b's from an earlier version is not known apart.
+      first_assistant_response_seconds: { count: 2, median: 3, p90: 4 },
+      by_assignee: [
+        {
+          assigned_to: ANN,
+          tickets: 2,
+          by_status: { new: 0, in_progress: 0, pending: 0, closed: 2 },
+          first_response_seconds: { count: 2, median: 15, p90: 20 },
+          resolution_seconds: { count: 2, median: 200, p90: 300 },
+        },
+        {
+          assigned_to: BOB,
+          tickets: 2,
+          by_status: { new: 0, in_progress: 0, pending: 1, closed: 1 },
+          first_response_seconds: { count: 2, median: 35, p90: 40 },
+          resolution_seconds: { count: 1, median: 200, p90: 200 },
+        },
+        {
+          assigned_to: null,
+          tickets: 2,
+          by_status: { new: 1, in_progress: 0, pending: 0, closed: 1 },
+          first_response_seconds: { count: 1, median: 50, p90: 50 },
+          resolution_seconds: { count: 1, median: 1000, p90: 1000 },
+        },
+      ],
     });
   });
 
@@ -189,9 +234,11 @@ describe('analytics summary (GET /v1/analytics/summary)', () => {
     await get(APRIL, admin).expect(200);
   });
 
-  it('keeps the first reply time on the ticket: set once by the earliest agent or assistant reply, never by notes', async () => {
+  it("stamps the first response with an agent's first reply only: never the acknowledgement, never a note", async () => {
     const repo = ticketsRepository(h);
-    const ticket = await h.ticket({ message: 'Ma ligne est coupée' });
+    // No model configured: the assistant acknowledges, which is no response.
+    const ticket = await h.ticket({ message: 'Ma ligne est coupée depuis ce matin' });
+    expect(ticket.body.assistant_message).to.be.an('object');
     const agent = await h.user('agent');
     const post = (content: string, internal = false) =>
       h
@@ -200,15 +247,33 @@ describe('analytics summary (GET /v1/analytics/summary)', () => {
         .set('authorization', `Bearer ${agent.token}`)
         .send({ content, internal })
         .expect(201);
-    const before = (await repo.getTicket(ticket.id))?.first_response_at;
-    const note = await post('internal only', true);
-    expect((await repo.getTicket(ticket.id))?.first_response_at).to.equal(before);
+    const created = await repo.getTicket(ticket.id);
+    expect(created).to.not.have.any.keys('first_response_at', 'first_assistant_response_at', 'agent_replied_at');
+    await post('internal only', true);
+    expect(await repo.getTicket(ticket.id)).to.not.have.any.keys('first_response_at', 'agent_replied_at');
     const reply = await post('Nous regardons');
-    const stamped = (await repo.getTicket(ticket.id))?.first_response_at;
-    // An assistant answer at creation counts as the first reply; otherwise the agent's reply does.
-    expect(stamped).to.equal(before ?? reply.body.message.created_at);
-    expect(stamped).to.not.equal(note.body.message.created_at);
+    const stamped = await repo.getTicket(ticket.id);
+    const at = reply.body.message.created_at;
+    expect(stamped).to.include({ first_response_at: at, agent_replied_at: at });
+    expect(stamped?.first_response_seconds).to.equal(
+      Math.round((Date.parse(at) - Date.parse(String(created?.created_at))) / 1000),
+    );
     await post('Encore une réponse');
-    expect((await repo.getTicket(ticket.id))?.first_response_at).to.equal(stamped);
+    expect(await repo.getTicket(ticket.id)).to.include({ first_response_at: at, agent_replied_at: at });
+    expect(await repo.getTicket(ticket.id)).to.not.have.property('first_assistant_response_at');
+  });
+
+  it("reports the assistant's real answer apart, as first_assistant_response, and never as the first response", async () => {
+    const repo = ticketsRepository(h);
+    // A greeting alone gets a smart reply: a real answer.
+    const ticket = await h.ticket({ message: 'Bonjour' });
+    const answer = ticket.body.assistant_message as { created_at: string; type: string };
+    expect(answer.type).to.equal('assistant');
+    const item = await repo.getTicket(ticket.id);
+    expect(item).to.include({ first_assistant_response_at: answer.created_at });
+    expect(item?.first_assistant_response_seconds).to.equal(
+      Math.round((Date.parse(answer.created_at) - Date.parse(String(item?.created_at))) / 1000),
+    );
+    expect(item).to.not.have.any.keys('first_response_at', 'first_response_seconds');
   });
 });

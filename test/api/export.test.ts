@@ -47,6 +47,18 @@ describe('CSV export (GET /v1/tickets/export.csv)', () => {
         assigned_to: 'agent.smith@freeda.test',
         closed_at: '2026-03-01T12:00:00.000Z',
         resolution_seconds: 7200,
+        // Stamped by the service: the agent answered 600 s after creation, 60 of them pending.
+        fields: {
+          priority: 'high',
+          tags: ['billing', 'vip'],
+          customer_name: '=HYPERLINK("http://evil.test","Alice")',
+          customer_email: 'alice@example.com',
+          agent_replied_at: '2026-03-01T10:10:00.000Z',
+          first_response_seconds: 540,
+          first_assistant_response_at: '2026-03-01T10:00:30.000Z',
+          first_assistant_response_seconds: 30,
+          pending_seconds: 60,
+        },
         analytics: {
           sentiment: 'negative',
           category: 'billing',
@@ -112,15 +124,36 @@ describe('CSV export (GET /v1/tickets/export.csv)', () => {
       messages_count: '6',
       resolution_seconds: '7200',
       resolution_hours: '2.00',
-      // customer 10:00:00 -> assistant 10:00:30 (30 s); customers 10:05 and 10:06 -> agent 10:10 (300 s).
-      first_response_seconds: '30',
-      avg_response_seconds: '165',
+      // The stored figure, pending time excluded; the assistant's answer is a column of its own.
+      first_response_seconds: '540',
+      // Customers 10:00, 10:05 and 10:06 wait together for the agent at 10:10: the assistant is no response.
+      avg_response_seconds: '600',
       assigned_to: 'agent.smith@freeda.test',
       churn_risk: '85',
+      priority: 'high',
+      tags: 'billing;vip',
+      // Customer text that a spreadsheet would run is shown instead.
+      customer_name: `'=HYPERLINK("http://evil.test","Alice")`,
+      customer_email: 'alice@example.com',
+      pending_seconds: '60',
+      first_assistant_response_seconds: '30',
     });
-    expect(rows[1]).to.include({ status: 'new', messages_count: '1', first_response_seconds: '', sentiment: '' });
-    // Zero is a value, not an empty cell.
-    expect(rows[0]).to.include({ churn_risk: '0', first_response_seconds: '2', avg_response_seconds: '2' });
+    expect(rows[1]).to.include({
+      status: 'new',
+      messages_count: '1',
+      first_response_seconds: '',
+      sentiment: '',
+      priority: 'normal',
+      tags: '',
+      customer_name: '',
+    });
+    // Zero is a value, not an empty cell; an assistant's answer alone is no first response.
+    expect(rows[0]).to.include({
+      churn_risk: '0',
+      pending_seconds: '0',
+      first_response_seconds: '',
+      avg_response_seconds: '',
+    });
   });
 
   it('escapes every cell a spreadsheet would run as a formula, and keeps the text otherwise intact', async () => {
@@ -191,11 +224,11 @@ describe('CSV export (GET /v1/tickets/export.csv)', () => {
       .send({ content: 'Je regarde' })
       .expect(201);
     const [row] = rowsOf((await get('?channel=sms').expect(200)).body);
-    // Whatever the assistant answered too, the export agrees with the conversation the API shows.
+    // Whatever the assistant answered too, the first response is the agent's, as the conversation shows.
     const full = (
       await h.http().get(`/v1/tickets/${ticket.id}`).set('authorization', `Bearer ${agent.token}`).expect(200)
     ).body;
-    const firstReply = full.messages.find((m: { type: string }) => m.type === 'agent' || m.type === 'assistant');
+    const firstReply = full.messages.find((m: { type: string }) => m.type === 'agent');
     expect(row).to.include({
       ticket_id: ticket.id,
       status: 'in_progress',

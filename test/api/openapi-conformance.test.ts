@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'chai';
 import type { Response } from 'supertest';
 import { eventually, startAssistantHarness } from '../support/assistant.js';
@@ -139,6 +140,15 @@ describe('OpenAPI document conformance (every route, every response checked agai
     await call('closePublicTicket', 404, { params: { ticket_id: other.id }, token });
     await call('closePublicTicket', 400, { params: { ticket_id: 'nope' }, token });
     await call('closePublicTicket', 200, { params: { ticket_id: other.id }, token: other.token });
+    // Closed longer ago than the reopen window: a new ticket is needed.
+    await h.runtime.dynamo.doc.send(
+      new UpdateCommand({
+        TableName: h.tables.tickets,
+        Key: { ticket_id: other.id, sk: 'TICKET' },
+        UpdateExpression: 'SET closed_at = :long_ago',
+        ExpressionAttributeValues: { ':long_ago': '2020-01-01T00:00:00.000Z' },
+      }),
+    );
     await call('addPublicMessage', 409, {
       params: { ticket_id: other.id },
       token: other.token,

@@ -119,7 +119,7 @@ describe('public tickets (customers)', () => {
     expect(res.body).to.not.have.any.keys('analytics', 'assigned_to', 'priority', 'tags');
   });
 
-  it('adds customer messages in order and refuses them once the ticket is closed', async () => {
+  it('adds customer messages in order, and a message on a ticket closed moments ago reopens it', async () => {
     const t = await h.ticket();
     const auth = `Bearer ${t.token}`;
     const m = await h
@@ -140,13 +140,15 @@ describe('public tickets (customers)', () => {
     expect(closed.body.closed_at).to.be.a('string');
     const customers = closed.body.messages.filter((x: { type: string }) => x.type === 'customer');
     expect(customers.map((x: { content: string }) => x.content).slice(1)).to.deep.equal(['Still down', 'Any news?']);
-    const refused = await h
+    await h
       .http()
       .post(`/v1/public/tickets/${t.id}/messages`)
       .set('authorization', auth)
       .send({ content: 'hello?' })
-      .expect(409);
-    expect(refused.body.error.code).to.equal('conflict');
+      .expect(201);
+    const reopened = await h.http().get(`/v1/public/tickets/${t.id}`).set('authorization', auth).expect(200);
+    expect(reopened.body.status).to.equal('in_progress');
+    expect(reopened.body).to.not.have.property('closed_at');
     await h.http().post(`/v1/public/tickets/${t.id}/close`).set('authorization', auth).expect(200);
   });
 

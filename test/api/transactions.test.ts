@@ -96,9 +96,22 @@ describe('every change is one transaction with its event', function () {
         .send({ status: 'in_progress' })
         .expect(200),
     );
+    await step(
+      h
+        .http()
+        .patch(`/v1/tickets/${t.id}`)
+        .set('authorization', as(agent))
+        .set('if-match', '"5"')
+        .send({ status: 'pending' })
+        .expect(200),
+    );
+    await step(customer().expect(201)); // leaves pending: the status change rides on the message's event
+    await step(h.http().post(`/v1/public/tickets/${t.id}/close`).set('authorization', as(t.token)).expect(200));
+    // Reopens the closed ticket: two facts, the message and the reopening, in one transaction.
+    await step(customer().expect(201));
     await step(h.http().delete(`/v1/tickets/${t.id}`).set('authorization', as(admin)).expect(204));
 
-    expect(counts).to.deep.equal([2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(counts).to.deep.equal([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14]);
     const log = await ticketEvents(h, t.id);
     expect(log.map((e) => e.type)).to.deep.equal([
       'ticket.created',
@@ -108,10 +121,35 @@ describe('every change is one transaction with its event', function () {
       'message.created',
       'ticket.updated',
       'ticket.updated',
+      'ticket.reopened',
       'ticket.updated',
+      'message.created',
+      'ticket.updated',
+      ...log
+        .slice(11, 13)
+        .map((e) => e.type)
+        .sort(),
       'ticket.deleted',
     ]);
+    expect(
+      log
+        .slice(11, 13)
+        .map((e) => e.type)
+        .sort(),
+    ).to.deep.equal(['message.created', 'ticket.reopened']);
     expect(log[4]?.data).to.include({ internal: true, type: 'internal' });
+    expect(log[7]?.data.changes).to.deep.include({ status: { before: 'closed', after: 'in_progress' } });
+    expect(log[9]?.data.changes).to.deep.equal({ status: { before: 'pending', after: 'in_progress' } });
+    const reopenedBy = log.slice(11, 13);
+    const [created, reopened] = [
+      reopenedBy.find((e) => e.type === 'message.created'),
+      reopenedBy.find((e) => e.type === 'ticket.reopened'),
+    ];
+    expect(created?.data).to.not.have.property('changes');
+    expect(reopened?.data).to.deep.include({
+      message_id: created?.data.message_id,
+      changes: { status: { before: 'closed', after: 'in_progress' } },
+    });
     const ids = log.map((e) => e.id);
     expect(ids).to.deep.equal([...ids].sort());
   });
@@ -273,7 +311,7 @@ describe('every change is one transaction with its event', function () {
     expect((await ticketEvents(h, t.id)).filter((e) => e.type === 'ticket.updated')).to.have.length(320);
   });
 
-  it('a customer message racing a close is refused (409) or stored before closed_at, never after', async () => {
+  it('a customer message racing a close is stored before closed_at, or after it with the ticket reopened', async () => {
     for (let round = 0; round < 15; round++) {
       const t = await h.ticket();
       const [message, close] = await Promise.all([
@@ -290,10 +328,22 @@ describe('every change is one transaction with its event', function () {
           .send({ status: 'closed' }),
       ]);
       expect(close.status).to.equal(200);
-      expect([201, 409]).to.include(message.status);
+      expect(message.status, `round ${round}`).to.equal(201);
       const stored = (await partition(h, t.id)).filter((i) => i.type === 'customer' && i.content === `race ${round}`);
-      expect(stored).to.have.length(message.status === 201 ? 1 : 0);
-      for (const m of stored) expect(m.created_at < close.body.closed_at, `round ${round}`).to.equal(true);
+      expect(stored).to.have.length(1);
+      const at = String(stored[0]?.created_at);
+      const item = await ticketItem(h, t.id);
+      const reopened = (await ticketEvents(h, t.id)).filter((e) => e.type === 'ticket.reopened');
+      if (at < close.body.closed_at) {
+        // Stored first: the close came after it and stands.
+        expect(item?.status, `round ${round}`).to.equal('closed');
+        expect(reopened).to.deep.equal([]);
+      } else {
+        // The close came first: the message reopened the ticket, in its own transaction.
+        expect(item?.status, `round ${round}`).to.equal('in_progress');
+        expect(item).to.not.have.any.keys('closed_at', 'resolution_seconds');
+        expect(reopened.map((e) => e.data.message_id)).to.deep.equal([stored[0]?.message_id]);
+      }
     }
   });
 

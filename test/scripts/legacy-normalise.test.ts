@@ -90,7 +90,14 @@ describe('legacy record normalisation', () => {
       'e:agent:Bob',
     ]);
     expect(messages[0]?.sk).to.equal('MSG#2025-11-21T10:00:00.123Z#a');
-    expect(ticket.first_response_at).to.equal('2025-11-21T10:00:05.000Z');
+    // The first response is the agent's; the assistant's real answer is told apart.
+    expect(ticket).to.include({
+      first_response_at: '2025-11-21T10:03:00.000Z',
+      first_response_seconds: 180,
+      agent_replied_at: '2025-11-21T10:03:00.000Z',
+      first_assistant_response_at: '2025-11-21T10:00:05.000Z',
+      first_assistant_response_seconds: 5,
+    });
     expect(ticket.updated_at).to.equal('2025-11-21T10:03:00.000Z');
     expect(ticket).to.not.have.property('access_token_hash');
   });

@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'chai';
-import { TicketRepository } from '../../api/tickets/repository.js';
+import { ACKNOWLEDGEMENT, signed } from '../../api/assistant/persona.js';
+import { messageSortKey, TicketRepository } from '../../api/tickets/repository.js';
 import { type Harness, startHarness } from '../support/harness.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -20,20 +21,21 @@ describe('stored shape migration (npm run migrate:shape)', function () {
   });
   after(() => h.close());
 
-  const run = () =>
-    spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'migrate-shape.ts')], {
+  const env = () => ({
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    NODE_ENV: 'test',
+    DYNAMODB_ENDPOINT: h.endpoint,
+    TICKETS_TABLE: h.tables.tickets,
+    PRINCIPALS_TABLE: h.tables.principals,
+    RATE_LIMITS_TABLE: h.tables.ratelimits,
+    EVENTS_TABLE: h.tables.events,
+  });
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'migrate-shape.ts'), ...args], {
       cwd: ROOT,
       encoding: 'utf8',
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        NODE_ENV: 'test',
-        DYNAMODB_ENDPOINT: h.endpoint,
-        TICKETS_TABLE: h.tables.tickets,
-        PRINCIPALS_TABLE: h.tables.principals,
-        RATE_LIMITS_TABLE: h.tables.ratelimits,
-        EVENTS_TABLE: h.tables.events,
-      },
+      env: env(),
     });
 
   it('moves the first message and the history out of the ticket item, idempotently', async () => {
@@ -109,5 +111,68 @@ describe('stored shape migration (npm run migrate:shape)', function () {
     const again = run();
     expect(again.status, again.stderr).to.equal(0);
     expect(again.stdout).to.match(/0 reshaped/);
+  });
+
+  it("tells apart the first responses an earlier version stamped with the assistant's reply, idempotently", async () => {
+    const at = (seconds: number) => new Date(Date.parse('2026-03-02T10:00:00.000Z') + seconds * 1000).toISOString();
+    const put = (Item: Record<string, unknown>) =>
+      h.runtime.dynamo.doc.send(new PutCommand({ TableName: h.tables.tickets, Item }));
+    const ticket = (id: string, firstResponseAt: string) =>
+      put(
+        TicketRepository.withIndexAttributes({
+          ticket_id: id,
+          sk: 'TICKET',
+          status: 'in_progress',
+          priority: 'normal',
+          channel: 'chat',
+          tags: [],
+          created_at: at(0),
+          updated_at: at(0),
+          version: 2,
+          first_response_at: firstResponseAt,
+        } as never),
+      );
+    const message = (id: string, n: number, type: string, seconds: number, content = 'text') =>
+      put({
+        ticket_id: id,
+        sk: messageSortKey(at(seconds), `${id}-${n}`),
+        message_id: `${id}-${n}`,
+        type,
+        content,
+        author_name: type,
+        created_at: at(seconds),
+      });
+    // The assistant acknowledged at +1 s (stamped as the first response), an agent answered at +300 s.
+    await ticket('FRE-ACKFIRST', at(1));
+    await message('FRE-ACKFIRST', 1, 'customer', 0);
+    await message('FRE-ACKFIRST', 2, 'assistant', 1, signed(ACKNOWLEDGEMENT));
+    await message('FRE-ACKFIRST', 3, 'agent', 300);
+    // The assistant really answered at +2 s; no agent ever did.
+    await ticket('FRE-BOTANSWR', at(2));
+    await message('FRE-BOTANSWR', 1, 'customer', 0);
+    await message('FRE-BOTANSWR', 2, 'assistant', 2, signed('Redémarrez votre box.'));
+
+    const dry = run('--dry-run');
+    expect(dry.stdout).to.match(/2 tickets to reshape/);
+    const first = run();
+    expect(first.status, first.stderr).to.equal(0);
+    expect(first.stdout).to.match(/2 reshaped/);
+    const get = async (id: string) =>
+      (
+        await h.runtime.dynamo.doc.send(
+          new GetCommand({ TableName: h.tables.tickets, Key: { ticket_id: id, sk: 'TICKET' }, ConsistentRead: true }),
+        )
+      ).Item;
+    const acked = await get('FRE-ACKFIRST');
+    expect(acked).to.include({ first_response_at: at(300), first_response_seconds: 300, agent_replied_at: at(300) });
+    expect(acked).to.not.have.property('first_assistant_response_at');
+    const answered = await get('FRE-BOTANSWR');
+    expect(answered).to.include({ first_assistant_response_at: at(2), first_assistant_response_seconds: 2 });
+    expect(answered).to.not.have.any.keys('first_response_at', 'first_response_seconds', 'agent_replied_at');
+    expect(answered).to.include({ version: 2 });
+
+    const again = run();
+    expect(again.status, again.stderr).to.equal(0);
+    expect(again.stdout).to.match(/^0 reshaped/);
   });
 });

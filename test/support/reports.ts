@@ -17,6 +17,8 @@ export interface SeedTicket {
   resolution_seconds?: number;
   analytics?: Partial<Analytics>;
   first_response_at?: string;
+  /** Any other stored attribute (response times, pending time, customer, tags...). */
+  fields?: Partial<TicketItem>;
   /** Conversation as [type, created_at], one message item each. */
   messages?: Array<[MessageType, string]>;
 }
@@ -60,6 +62,7 @@ export async function seed(h: Harness, tickets: SeedTicket[]): Promise<void> {
       }),
       ...(t.first_response_at && { first_response_at: t.first_response_at }),
       version: 1,
+      ...t.fields,
     };
     await h.runtime.dynamo.doc.send(
       new PutCommand({
