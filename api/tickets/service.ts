@@ -437,7 +437,6 @@ export class TicketService {
     return { ...outcome, ticket: ticketView(await this.mustGet(ticketId)) };
   }
 
-
   /**
    * A customer's message on a ticket whose caller is known to speak for the customer (the ticket's token, or
    * an integration acting for the customer). In the message's one transaction, conditional on the ticket's
