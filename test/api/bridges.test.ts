@@ -3,8 +3,10 @@
  * customers of their channel, writing as those customers, each channel message stored once, limits per key.
  */
 import { randomUUID } from 'node:crypto';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'chai';
 import type { Response } from 'supertest';
+import { TICKET_SK } from '../../api/db/tables.js';
 import { startAssistantHarness } from '../support/assistant.js';
 import { ticketEvents } from '../support/events.js';
 import { ADMIN_KEY, type Harness, startHarness } from '../support/harness.js';
@@ -179,18 +181,33 @@ describe('channel bridges', () => {
       expect(messages.map((m) => m.type)).to.deep.equal(['customer', 'assistant', 'customer', 'assistant']);
     });
 
-    it('refuses a message on a closed ticket with 409, and on an unknown ticket with 404', async () => {
+    it('reopens a recently closed ticket, refuses one closed past the reopen window (409) and an unknown one (404)', async () => {
       const opened = await openFor(h, bridge, opening()).expect(201);
       const id = opened.body.ticket.ticket_id as string;
-      await h
-        .http()
-        .patch(`/v1/tickets/${id}`)
-        .set('authorization', `Bearer ${ADMIN_KEY}`)
-        .set('if-match', '*')
-        .send({ status: 'closed' })
-        .expect(200);
+      const close = () =>
+        h
+          .http()
+          .patch(`/v1/tickets/${id}`)
+          .set('authorization', `Bearer ${ADMIN_KEY}`)
+          .set('if-match', '*')
+          .send({ status: 'closed' })
+          .expect(200);
+      await close();
+      const reopened = await writeAs(h, bridge, id, { from: 'customer', content: 'Still broken' }).expect(201);
+      expect(reopened.body.ticket.status).to.equal('in_progress');
+      expect((await ticketEvents(h, id)).map((e) => e.type)).to.include('ticket.reopened');
+      await close();
+      // As if it had been closed eight days ago (the default window is seven).
+      await h.runtime.dynamo.doc.send(
+        new UpdateCommand({
+          TableName: h.tables.tickets,
+          Key: { ticket_id: id, sk: TICKET_SK },
+          UpdateExpression: 'SET closed_at = :at',
+          ExpressionAttributeValues: { ':at': new Date(Date.now() - 8 * 86_400_000).toISOString() },
+        }),
+      );
       const closed = await writeAs(h, bridge, id, { from: 'customer', content: 'Hello?' }).expect(409);
-      expect(closed.body.error.code).to.equal('conflict');
+      expect(closed.body.error.code).to.equal('ticket_closed');
       await writeAs(h, bridge, 'FRE-00000000', { from: 'customer', content: 'Hello?' }).expect(404);
     });
   });
