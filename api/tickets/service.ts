@@ -414,9 +414,11 @@ export class TicketService {
   ): Promise<{ message: NewMessage; reply?: NewMessage }> {
     const ticketId = ticket.ticket_id;
     if (ticket.status === 'closed') throw closedTicket();
-    const now = this.now();
-    const message = this.newMessage(ticketId, 'customer', content, ticket.customer_name ?? 'Customer', now);
+    let message: NewMessage;
     for (let attempt = 0; ; attempt++) {
+      // Stamped at each attempt: a message stored meanwhile by a concurrent request stays before this one.
+      const now = this.now();
+      message = this.newMessage(ticketId, 'customer', content, ticket.customer_name ?? 'Customer', now);
       try {
         await this.repo.commit(attempt === 0 ? 'customer-message' : `customer-message#${attempt}`, [
           ...this.repo.addMessage(message, this.messageEvent(message, CUSTOMER_ACTOR)),
