@@ -4,9 +4,8 @@
  * the conversation's types and times: read a page at a time per ticket (never the texts) and folded as they
  * come, a few tickets at once.
  */
-import { LIST_ALL_VALUE, listIndexFor } from '../db/tables.js';
 import { ResponseTimesFold } from '../tickets/metrics.js';
-import type { TicketItem, TicketRepository } from '../tickets/repository.js';
+import { type TicketItem, TicketRepository } from '../tickets/repository.js';
 import { type Cell, csvRow, UTF8_BOM } from './csv.js';
 import type { ExportQuery } from './model.js';
 
@@ -92,15 +91,10 @@ export class TicketExport {
 
   /** The CSV text, one chunk per page of tickets (the first chunk holds the BOM and the header row). */
   async *csv(query: ExportQuery): AsyncGenerator<string> {
-    const filters = (['assigned_to', 'status', 'channel'] as const).filter((f) => query[f] !== undefined);
-    const index = listIndexFor(filters);
-    const partitionValue = index.filters.length === 0 ? LIST_ALL_VALUE : index.filters.map((f) => query[f]).join('#');
-    const pages = this.repo.pages(
-      index,
-      partitionValue,
-      { from: query.created_from, to: query.created_to },
-      { pageSize: this.pageSize },
-    );
+    // Every combination of these filters has its index (api/db/tables.ts).
+    const target = TicketRepository.listTarget(query);
+    if (!target) throw new Error('no list index for the export filters');
+    const pages = this.repo.pages(target, { pageSize: this.pageSize });
     let chunk = `${query.bom ? UTF8_BOM : ''}${csvRow(EXPORT_COLUMNS)}`;
     for await (const page of pages) {
       const rows = await mapLimit(page, this.concurrency, (t) => this.row(t));

@@ -11,6 +11,7 @@ import { AppError, badRequest, conflict, forbidden, notFound, preconditionFailed
 import type { EventLog } from '../events/log.js';
 import { type EventPage, newEvent } from '../events/model.js';
 import type { CursorCodec } from './cursor.js';
+import { normalisePhone } from './customers.js';
 import { newAccessToken, newTicketId, tokenMatches } from './ids.js';
 import {
   type CreatePublicTicket,
@@ -36,6 +37,15 @@ import {
 } from './repository.js';
 import { type Change, type FieldChanges, isNoop, planChange } from './rules.js';
 import { messageView, publicMessageView, publicTicketView, ticketView, ticketWithMessagesView } from './views.js';
+
+/**
+ * Customer identities a creation may carry besides the public form's name and e-mail (a bridge knows the
+ * customer's phone or account id); stored on the ticket and looked up by `GET /v1/tickets?customer=`.
+ */
+export interface CustomerIdentity {
+  customer_phone?: string;
+  customer_external_id?: string;
+}
 
 /** `If-Match: *`: any current version matches. */
 export const ANY_VERSION = '*';
@@ -111,7 +121,7 @@ export class TicketService {
    * the assistant's answer (within its budget); the analysis runs after the response.
    */
   async createPublic(
-    input: CreatePublicTicket,
+    input: CreatePublicTicket & CustomerIdentity,
   ): Promise<{ ticket: PublicTicket; access_token: string; assistant_message?: Message }> {
     const { token, hash } = newAccessToken();
     const author = input.customer_name ?? 'Customer';
@@ -124,7 +134,9 @@ export class TicketService {
         priority: 'normal',
         channel: input.channel,
         ...(input.customer_name && { customer_name: input.customer_name }),
-        ...(input.customer_email && { customer_email: input.customer_email }),
+        ...(input.customer_email && { customer_email: input.customer_email.toLowerCase() }),
+        ...(input.customer_phone && { customer_phone: normalisePhone(input.customer_phone) }),
+        ...(input.customer_external_id && { customer_external_id: input.customer_external_id }),
         tags: [],
         created_at: now,
         updated_at: now,
@@ -291,19 +303,19 @@ export class TicketService {
 
   // ---- agents and tools ------------------------------------------------------------------------------------
 
+  /**
+   * One page of a list: every supported combination of filters is one index Query (docs/data.md); any other
+   * is a 400 naming the supported ones, never a Scan. The cursor is bound to the index, partition and range.
+   */
   async list(query: ListQuery): Promise<TicketPage> {
-    const { index, partitionValue } = TicketRepository.listTarget(query);
-    const fingerprint = JSON.stringify([index.name, partitionValue, query.created_from ?? '', query.created_to ?? '']);
+    const target = TicketRepository.listTarget(query);
+    if (!target) throw unsupportedList(query);
+    const { index, partitionValue, range } = target;
+    const fingerprint = JSON.stringify([index.name, partitionValue, range.from ?? '', range.to ?? '']);
     const startKey = query.cursor
       ? this.deps.cursors.decode(query.cursor, fingerprint, TicketRepository.listKeys(index))
       : undefined;
-    const page = await this.repo.list(
-      index,
-      partitionValue,
-      { from: query.created_from, to: query.created_to },
-      query.limit ?? DEFAULT_PAGE_SIZE,
-      startKey,
-    );
+    const page = await this.repo.list(target, query.limit ?? DEFAULT_PAGE_SIZE, startKey);
     return {
       items: page.items.map(ticketView),
       next_cursor: page.lastKey ? this.deps.cursors.encode(fingerprint, page.lastKey) : null,
@@ -416,7 +428,7 @@ export class TicketService {
       const writes = this.repo.addMessage(
         message,
         this.messageEvent(message, by.id, change),
-        moves ? { change, version: current.version, now } : {},
+        moves ? { change, current, now } : {},
       );
       try {
         await this.repo.commit(`agent-message#${attempt}`, writes);
@@ -501,6 +513,25 @@ export class TicketService {
     }
     await this.repo.purge(ticketId);
   }
+}
+
+/** The filter combinations a list supports (each has its index); the 400 of any other names them. */
+export const SUPPORTED_LISTS =
+  'newest created first (created_from/created_to allowed): no filter, any combination of assigned_to (an ' +
+  'e-mail or none), status and channel, or priority alone, or tag alone, or customer alone; newest change ' +
+  'first (sort=updated, or updated_from/updated_to): no other filter; oldest waiting first (sort=waiting): ' +
+  'no filter or assigned_to alone';
+
+function unsupportedList(query: ListQuery): AppError {
+  const given = Object.entries(query)
+    .filter(([k, v]) => v !== undefined && k !== 'limit' && k !== 'cursor')
+    .map(([k]) => k);
+  return new AppError(
+    400,
+    'unsupported_filter',
+    `This combination of filters is not supported (${given.join(', ')}); supported: ${SUPPORTED_LISTS}`,
+    given.map((k) => ({ path: `query.${k}`, message: 'cannot be combined with the other filters given' })),
+  );
 }
 
 const closedTicket = () => conflict('This ticket is closed; open a new ticket if you need more help');
