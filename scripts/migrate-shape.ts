@@ -16,7 +16,9 @@ import { commandLine } from './lib/command-line.js';
 const USAGE = `Usage: npm run migrate:shape [-- --dry-run]
 
 Moves every ticket of the tickets table to the current stored shape (first message as a message item,
-history as events of the event log, first agent and assistant response times told apart). Target: DYNAMODB_ENDPOINT, or AWS with NODE_ENV=production, or the
+history as events of the event log, first agent and assistant response times told apart, the list keys
+of the current indexes: derived partition attributes, waiting_since, one lookup item per tag and customer
+identity). Target: DYNAMODB_ENDPOINT, or AWS with NODE_ENV=production, or the
 embedded engine's data under DATA_DIR (stop \`npm start\` first). TICKETS_TABLE and EVENTS_TABLE name the
 tables. Safe to rerun; exit 0 when every ticket is in the current shape, 1 when some changed meanwhile
 (run it again), 2 on a fatal error.
@@ -53,8 +55,7 @@ async function main(): Promise<number> {
     for await (const page of repo.tickets()) {
       for (const ticket of page) {
         if (args['dry-run']) {
-          const stale = ticket.initial_message || ticket.events || TicketReshapeRepository.needsResponseTimes(ticket);
-          counts[stale ? 'to_reshape' : 'current']++;
+          counts[TicketReshapeRepository.needsReshape(ticket) ? 'to_reshape' : 'current']++;
           continue;
         }
         counts[await repo.reshape(ticket)]++;

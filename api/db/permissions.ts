@@ -13,4 +13,5 @@ export const SERVICE_DYNAMODB_ACTIONS = [
   'dynamodb:Query',
   'dynamodb:ConditionCheckItem', // transactions that check the ticket without writing it (internal notes)
   'dynamodb:BatchWriteItem', // purging a deleted ticket's messages
+  'dynamodb:BatchGetItem', // a list page's tickets, read by key after the (keys-only) index Query
 ] as const;

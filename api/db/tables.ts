@@ -13,7 +13,7 @@ export interface IndexDefinition {
   name: string;
   partitionKey: KeyAttribute;
   sortKey?: KeyAttribute;
-  /** List queries return whole tickets, so the list indexes project every attribute. */
+  /** The list indexes are KEYS_ONLY (the page's items are read by key); the others project every attribute. */
   projection: 'ALL' | 'KEYS_ONLY';
 }
 
@@ -34,68 +34,145 @@ export interface TableDefinition {
 /** Sort key of the ticket item; message items use `MSG#<created_at>#<message_id>`. */
 export const TICKET_SK = 'TICKET';
 /**
- * The ticket's activity item: when the customer last wrote. Kept apart from the ticket item, which every list
- * index projects whole (a customer's message then rewrites one small item, not eight index entries), and
- * shared by the transactions of customer messages and closes, which it orders.
+ * The ticket's activity item: when the customer last wrote. Shared by the transactions of customer messages
+ * and closes, which it orders.
  */
 export const ACTIVITY_SK = 'ACTIVITY';
 export const MESSAGE_SK_PREFIX = 'MSG#';
 
-/** Filters of the ticket list, in the order their values are joined in composite index keys. */
-export const LIST_FILTERS = ['assigned_to', 'status', 'channel'] as const;
-export type ListFilter = (typeof LIST_FILTERS)[number];
+/**
+ * The ticket list's indexes (docs/data.md). Each is KEYS_ONLY: a list Query reads index keys, then the page's
+ * ticket items in one BatchGetItem. An index entry therefore changes only when its key attributes change (a
+ * change of analytics, first-response time or any other attribute writes no index), and a new ticket costs one
+ * small entry per index instead of a copy of the whole item.
+ *
+ * Partition values are composite keys of the ticket's dimensions (`<assignee>#<status>`); the assignee of an
+ * unassigned ticket is `none`, so "unassigned" is a partition like any agent's. The `list_all` partition
+ * attribute is overloaded: `ALL` on every ticket item, `tag#<tag>` on a ticket's tag items and
+ * `customer#<key>` on its customer-identity items (LOOKUP_SK_PREFIX), so tags and customers share the
+ * unfiltered index. Every index is sparse: message, activity and job items carry none of these attributes,
+ * and the waiting indexes hold only tickets that carry `waiting_since`.
+ */
+export const LIST_DIMENSIONS = ['assignee', 'status', 'channel', 'priority'] as const;
+export type ListDimension = (typeof LIST_DIMENSIONS)[number];
+/** The order of a list: its index's sort key. */
+export const LIST_ORDERS = ['created_at', 'updated_at', 'waiting_since'] as const;
+export type ListOrder = (typeof LIST_ORDERS)[number];
 
 export interface ListIndex {
-  filters: ListFilter[];
   name: string;
-  /** Attribute holding the partition value: the filter itself, a composite `a#b`, or a constant for "all". */
+  /** Dimensions joined (with `#`) into the partition value; none: the `ALL` partition (or a lookup key). */
+  dimensions: ListDimension[];
+  /** Attribute holding the partition value. */
   partitionAttribute: string;
+  sortAttribute: ListOrder;
 }
 
-/** Constant partition value of the unfiltered list index (every ticket item carries it). */
+/** Constant partition value of every ticket item in the `list_all` indexes. */
 export const LIST_ALL_VALUE = 'ALL';
+export const LIST_ALL_ATTRIBUTE = 'list_all';
 export const CREATED_AT = 'created_at';
+export const UPDATED_AT = 'updated_at';
+export const WAITING_SINCE = 'waiting_since';
+/** The assignee dimension of an unassigned ticket (never an e-mail address). */
+export const UNASSIGNED = 'none';
+/** Sort-key prefix of a ticket's lookup items (one per tag, one per customer identity). */
+export const LOOKUP_SK_PREFIX = 'LOOKUP#';
+export const TAG_LOOKUP_PREFIX = 'tag#';
+export const CUSTOMER_LOOKUP_PREFIX = 'customer#';
 
-function subsets<T>(items: readonly T[]): T[][] {
-  return items.reduce<T[][]>((acc, item) => acc.concat(acc.map((s) => [...s, item])), [[]]);
+function listIndex(dimensions: ListDimension[], sortAttribute: ListOrder = CREATED_AT): ListIndex {
+  // Single native dimensions are the ticket's own attributes; the assignee and combinations are derived.
+  const partitionAttribute = dimensions.length === 0 ? LIST_ALL_ATTRIBUTE : dimensions.join('_');
+  const prefix = dimensions.length === 0 ? 'all' : partitionAttribute;
+  return { name: `${prefix}-${sortAttribute}-index`, dimensions, partitionAttribute, sortAttribute };
 }
 
 /**
- * One index per combination of list filters, so that every filter combination is a single Query on
- * `<partition> = :v AND created_at BETWEEN ...`, newest first, with no FilterExpression and no Scan.
- * Every index is sparse: only ticket items carry the attributes (message items have none of them).
+ * Newest created first: every combination of assignee, status and channel (the agents' queues), priority,
+ * and (overloaded on `all`) tags and customers. Newest change first: everything. Oldest unanswered first:
+ * everything, and per assignee.
  */
-export const LIST_INDEXES: ListIndex[] = subsets(LIST_FILTERS).map((filters) => {
-  const partitionAttribute = filters.length === 0 ? 'list_all' : filters.join('_');
-  const prefix = filters.length === 0 ? 'all' : partitionAttribute;
-  return { filters, partitionAttribute, name: `${prefix}-${CREATED_AT}-index` };
-});
+export const LIST_INDEXES: ListIndex[] = [
+  listIndex([]),
+  listIndex(['status']),
+  listIndex(['channel']),
+  listIndex(['assignee']),
+  listIndex(['status', 'channel']),
+  listIndex(['assignee', 'status']),
+  listIndex(['assignee', 'channel']),
+  listIndex(['assignee', 'status', 'channel']),
+  listIndex(['priority']),
+  listIndex([], UPDATED_AT),
+  listIndex([], WAITING_SINCE),
+  listIndex(['assignee'], WAITING_SINCE),
+];
 
-/** The index answering exactly this set of filters. */
-export function listIndexFor(filters: readonly ListFilter[]): ListIndex {
-  const wanted = LIST_FILTERS.filter((f) => filters.includes(f));
-  const index = LIST_INDEXES.find(
-    (i) => i.filters.length === wanted.length && i.filters.every((f, n) => f === wanted[n]),
+/** The index answering exactly these dimensions in this order, if there is one. */
+export function listIndexFor(
+  dimensions: readonly ListDimension[],
+  order: ListOrder = CREATED_AT,
+): ListIndex | undefined {
+  const wanted = LIST_DIMENSIONS.filter((d) => dimensions.includes(d));
+  return LIST_INDEXES.find(
+    (i) =>
+      i.sortAttribute === order &&
+      i.dimensions.length === wanted.length &&
+      i.dimensions.every((d, n) => d === wanted[n]),
   );
-  if (!index) throw new Error(`no list index for ${wanted.join(',')}`);
-  return index;
 }
 
-/** Values of every list-index partition attribute for a ticket (absent when a filter value is absent). */
-export function listIndexAttributes(values: Partial<Record<ListFilter, string | null>>): Record<string, string> {
+/** The ticket's values of the list dimensions (the assignee of an unassigned ticket is `none`). */
+export function listDimensions(ticket: {
+  assigned_to?: string | null;
+  status?: string;
+  channel?: string;
+  priority?: string;
+}): Partial<Record<ListDimension, string>> {
+  return {
+    assignee: ticket.assigned_to || UNASSIGNED,
+    ...(ticket.status && { status: ticket.status }),
+    ...(ticket.channel && { channel: ticket.channel }),
+    ...(ticket.priority && { priority: ticket.priority }),
+  };
+}
+
+/** The partition value of `index` for these dimension values (undefined when one is missing). */
+export function listPartitionValue(
+  index: ListIndex,
+  values: Partial<Record<ListDimension, string>>,
+): string | undefined {
+  if (index.dimensions.length === 0) return LIST_ALL_VALUE;
+  const parts = index.dimensions.map((d) => values[d]);
+  return parts.some((p) => p === undefined || p === '') ? undefined : parts.join('#');
+}
+
+/** Dimensions stored as the ticket's own attributes, which their single-dimension indexes key on directly. */
+const NATIVE_DIMENSIONS: readonly string[] = ['status', 'channel', 'priority'];
+/** Partition attributes the ticket item carries besides its own fields (`list_all`, `assignee`, combinations). */
+export const DERIVED_LIST_ATTRIBUTES = [
+  ...new Set(LIST_INDEXES.map((i) => i.partitionAttribute).filter((a) => !NATIVE_DIMENSIONS.includes(a))),
+];
+
+/** Values of every derived partition attribute for a ticket item. */
+export function listIndexAttributes(ticket: {
+  assigned_to?: string | null;
+  status?: string;
+  channel?: string;
+  priority?: string;
+}): Record<string, string> {
+  const values = listDimensions(ticket);
   const out: Record<string, string> = {};
   for (const index of LIST_INDEXES) {
-    const parts = index.filters.map((f) => values[f]);
-    if (parts.some((p) => p === undefined || p === null || p === '')) continue;
-    out[index.partitionAttribute] = index.filters.length === 0 ? LIST_ALL_VALUE : parts.join('#');
+    if (!DERIVED_LIST_ATTRIBUTES.includes(index.partitionAttribute)) continue;
+    const value = listPartitionValue(index, values);
+    if (value !== undefined) out[index.partitionAttribute] = value;
   }
   return out;
 }
 
-/** Composite partition attributes (single-filter indexes use the ticket's own attribute). */
-export const COMPOSITE_LIST_ATTRIBUTES = LIST_INDEXES.filter((i) => i.filters.length !== 1).map(
-  (i) => i.partitionAttribute,
-);
+/** Attributes of the earlier list design (one index per combination, absent when unassigned), removed by `migrate:shape`. */
+export const RETIRED_LIST_ATTRIBUTES = ['assigned_to_status', 'assigned_to_channel', 'assigned_to_status_channel'];
 
 /**
  * Pending analysis of a ticket: one item per ticket (`sk = JOB#analysis`) in the ticket's own partition,
@@ -145,8 +222,8 @@ export const ticketsTable: TableDefinition = {
     ...LIST_INDEXES.map((i) => ({
       name: i.name,
       partitionKey: { name: i.partitionAttribute, type: 'S' as const },
-      sortKey: { name: CREATED_AT, type: 'S' as const },
-      projection: 'ALL' as const,
+      sortKey: { name: i.sortAttribute, type: 'S' as const },
+      projection: 'KEYS_ONLY' as const,
     })),
     {
       name: ANALYSIS_JOBS_INDEX.name,

@@ -6,9 +6,8 @@
  * page at a time per ticket (never the texts) and folded as they come, a few tickets at once. Columns added
  * over time go at the end, so that existing readers of the file keep working.
  */
-import { LIST_ALL_VALUE, listIndexFor } from '../db/tables.js';
 import { ResponseTimesFold, ticketResponseTimes } from '../tickets/metrics.js';
-import type { TicketItem, TicketRepository } from '../tickets/repository.js';
+import { type TicketItem, TicketRepository } from '../tickets/repository.js';
 import { pendingSecondsAt } from '../tickets/rules.js';
 import { type Cell, csvRow, UTF8_BOM } from './csv.js';
 import type { ExportQuery } from './model.js';
@@ -118,15 +117,10 @@ export class TicketExport {
 
   /** The CSV text, one chunk per page of tickets (the first chunk holds the BOM and the header row). */
   async *csv(query: ExportQuery): AsyncGenerator<string> {
-    const filters = (['assigned_to', 'status', 'channel'] as const).filter((f) => query[f] !== undefined);
-    const index = listIndexFor(filters);
-    const partitionValue = index.filters.length === 0 ? LIST_ALL_VALUE : index.filters.map((f) => query[f]).join('#');
-    const pages = this.repo.pages(
-      index,
-      partitionValue,
-      { from: query.created_from, to: query.created_to },
-      { pageSize: this.pageSize },
-    );
+    // Every combination of these filters has its index (api/db/tables.ts).
+    const target = TicketRepository.listTarget(query);
+    if (!target) throw new Error('no list index for the export filters');
+    const pages = this.repo.pages(target, { pageSize: this.pageSize });
     let chunk = `${query.bom ? UTF8_BOM : ''}${csvRow(EXPORT_COLUMNS)}`;
     for await (const page of pages) {
       const rows = await mapLimit(page, this.concurrency, (t) => this.row(t));

@@ -4,11 +4,10 @@
  * folded page by page. The cost is bounded twice: the range is at most MAX_RANGE_DAYS long, and a range
  * holding more than MAX_TICKETS tickets is refused (400) once that many have been read. See docs/analytics.md.
  */
-import { LIST_ALL_VALUE, listIndexFor } from '../db/tables.js';
 import { AppError, badRequest } from '../errors.js';
 import { median, percentile, RESPONSE_TIME_ATTRIBUTES, ticketResponseTimes } from '../tickets/metrics.js';
 import { CATEGORIES, CHANNELS, SENTIMENTS, STATUSES, URGENCIES } from '../tickets/model.js';
-import type { TicketRepository } from '../tickets/repository.js';
+import { type ListTarget, TicketRepository } from '../tickets/repository.js';
 import type { AnalyticsSummary, SummaryQuery } from './model.js';
 
 export const DEFAULT_RANGE_DAYS = 30;
@@ -102,15 +101,8 @@ export class AnalyticsSummaryService {
     let tickets = 0;
     let analyzed = 0;
 
-    const pages = this.repo.pages(
-      listIndexFor([]),
-      LIST_ALL_VALUE,
-      { from, to },
-      {
-        pageSize: this.pageSize,
-        attributes: ATTRIBUTES,
-      },
-    );
+    const target = TicketRepository.listTarget({ created_from: from, created_to: to }) as ListTarget;
+    const pages = this.repo.pages(target, { pageSize: this.pageSize, attributes: ATTRIBUTES });
     for await (const page of pages) {
       tickets += page.length;
       if (tickets > this.maxTickets) {

@@ -4,17 +4,14 @@
  * requests and document them, like api/tickets/model.ts does for the other routes.
  */
 import { z } from 'zod';
+import { normalisePhone } from './customers.js';
 import { Channel, Email, Message, NewAgentMessage, NonBlank, Ticket } from './model.js';
 
 /**
- * A phone number as stored and searched: spaces, dashes and parentheses removed, `+` added when missing, then
- * E.164 (a country code that does not start with 0, at most 15 digits). `+33 6 12-34-56-78` and `33612345678`
- * (WhatsApp's form) are both `+33612345678`; a national number such as `06 12 34 56 78` is refused.
+ * A phone number as stored and searched (customers.ts): `+` and its digits, then E.164 (a country code that does
+ * not start with 0, at most 15 digits). `+33 6 12-34-56-78` and `33612345678` (WhatsApp's form) are both
+ * `+33612345678`; a national number such as `06 12 34 56 78` is refused.
  */
-export function normalisePhone(raw: string): string {
-  const compact = raw.replace(/[\s\-()]/g, '');
-  return compact.startsWith('+') ? compact : `+${compact}`;
-}
 export const E164 = /^\+[1-9]\d{2,14}$/;
 
 export const Phone = z

@@ -12,7 +12,7 @@ import {
 import { BatchGetCommand, type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { batchWriteAll } from '../db/batch.js';
 import { MESSAGE_SK_PREFIX, type TableDefinition, TICKET_SK, ticketsTable } from '../db/tables.js';
-import type { MessageItem, TicketItem } from './repository.js';
+import type { LookupItem, MessageItem, TicketItem } from './repository.js';
 
 export const MAX_BATCH_GET = 100;
 export const MAX_BATCH_WRITE = 25;
@@ -76,8 +76,11 @@ export class TicketImportRepository {
     return found;
   }
 
-  /** Puts up to 25 items (unconditional, so a repeated put of the same item changes nothing). */
-  async putAll(items: ReadonlyArray<TicketItem | MessageItem>): Promise<void> {
+  /**
+   * Puts up to 25 items (tickets, messages, lookup items; unconditional, so a repeated put of the same item
+   * changes nothing).
+   */
+  async putAll(items: ReadonlyArray<TicketItem | MessageItem | LookupItem>): Promise<void> {
     await batchWriteAll(
       this.doc,
       this.table,

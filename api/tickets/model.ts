@@ -73,12 +73,18 @@ export const Ticket = z
     channel: Channel,
     customer_name: z.string().optional(),
     customer_email: z.string().optional(),
-    customer_phone: z.string().optional().meta({ description: 'International, as +<digits>' }),
-    customer_external_id: z.string().optional().meta({ description: "The customer's id on the channel of a bridge" }),
+    customer_phone: z.string().optional().meta({ description: 'E.164-like: `+` and digits', example: '+33612345678' }),
+    customer_external_id: z
+      .string()
+      .optional()
+      .meta({ description: "The customer's id in the channel a bridge connects (a messaging account...)" }),
     assigned_to: z.string().optional(),
     tags: z.array(z.string()),
     created_at: Timestamp,
     updated_at: Timestamp,
+    waiting_since: Timestamp.optional().meta({
+      description: 'The oldest customer message no agent reply has answered yet; absent when nothing waits',
+    }),
     closed_at: Timestamp.optional(),
     resolution_seconds: z
       .number()
@@ -135,7 +141,8 @@ export const NonBlank = (max: number) =>
     .meta({ description: `Not blank; surrounding white space is removed; at most ${max} characters` });
 
 const content = NonBlank(10_000);
-const tag = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'tags are 1-32 lowercase letters, digits, "-" or "_"');
+const TAG_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+const tag = z.string().regex(TAG_PATTERN, 'tags are 1-32 lowercase letters, digits, "-" or "_"');
 
 export const CreatePublicTicket = z
   .strictObject({
@@ -198,13 +205,43 @@ export const CreatedTo = QueryTimestamp.meta({
   description: `Tickets created at or before this instant (date-time with offset, or a date: UTC midnight). ${RANGE_NOTE}.`,
 });
 
+const UpdatedFrom = QueryTimestamp.meta({
+  description:
+    'Tickets last changed at or after this instant (date-time with offset, or a date: UTC midnight); lists newest change first. updated_from must not be after updated_to.',
+});
+const UpdatedTo = QueryTimestamp.meta({
+  description:
+    'Tickets last changed at or before this instant (date-time with offset, or a date: UTC midnight); lists newest change first.',
+});
+
+export const LIST_SORTS = ['created', 'updated', 'waiting'] as const;
+
+/**
+ * The ticket list's filters. Each supported combination is one index Query (docs/data.md); any other answers
+ * 400 `unsupported_filter`, never a Scan.
+ */
 export const ListQuery = z
   .strictObject({
     status: Status.optional(),
     channel: Channel.optional(),
-    assigned_to: Email.optional().meta({ description: 'The assignee e-mail' }),
+    assigned_to: z
+      .union([z.literal('none'), Email])
+      .optional()
+      .meta({ description: 'The assignee e-mail, or `none` for unassigned tickets' }),
+    priority: Priority.optional(),
+    tag: tag.optional().meta({ description: 'Tickets carrying this tag' }),
+    customer: z.string().trim().min(1, 'customer must not be blank').max(254).optional().meta({
+      description:
+        "A customer's tickets, found by any of their identities: external id, e-mail (any case) or phone (any punctuation)",
+    }),
+    sort: z.enum(LIST_SORTS).optional().meta({
+      description:
+        '`created`: newest created first (default); `updated`: newest change first (the default with updated_from/updated_to); `waiting`: oldest unanswered customer message first, waiting tickets only',
+    }),
     created_from: CreatedFrom.optional(),
     created_to: CreatedTo.optional(),
+    updated_from: UpdatedFrom.optional(),
+    updated_to: UpdatedTo.optional(),
     limit: PageSize,
     cursor: z
       .string()
@@ -215,6 +252,10 @@ export const ListQuery = z
   .refine((q) => !q.created_from || !q.created_to || q.created_from <= q.created_to, {
     message: 'created_from must not be after created_to',
     path: ['created_from'],
+  })
+  .refine((q) => !q.updated_from || !q.updated_to || q.updated_from <= q.updated_to, {
+    message: 'updated_from must not be after updated_to',
+    path: ['updated_from'],
   });
 export type ListQuery = z.infer<typeof ListQuery>;
 

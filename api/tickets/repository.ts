@@ -5,23 +5,31 @@
  * one by one: each method returns the writes of a change (the ticket item's conditional update, the message,
  * and the change's event from the event log), and `commit` sends them as one transaction.
  */
-import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { batchWriteAll } from '../db/batch.js';
 import {
   ACTIVITY_SK,
-  COMPOSITE_LIST_ATTRIBUTES,
   CREATED_AT,
-  LIST_ALL_VALUE,
-  type ListFilter,
+  CUSTOMER_LOOKUP_PREFIX,
+  DERIVED_LIST_ATTRIBUTES,
+  type ListDimension,
   type ListIndex,
+  type ListOrder,
+  LOOKUP_SK_PREFIX,
+  listDimensions,
   listIndexAttributes,
   listIndexFor,
+  listPartitionValue,
   MESSAGE_SK_PREFIX,
+  TAG_LOOKUP_PREFIX,
   TICKET_SK,
+  UPDATED_AT,
+  WAITING_SINCE,
 } from '../db/tables.js';
 import { commit, TransactionCancelled, transactionToken, type Write } from '../db/transaction.js';
 import type { EventLog } from '../events/log.js';
 import type { TicketEvent } from '../events/model.js';
+import { customerKey, customerKeys } from './customers.js';
 import type { Analytics, Channel, MessageType, Priority, Status } from './model.js';
 import type { Change } from './rules.js';
 
@@ -45,12 +53,16 @@ export interface TicketFields {
   channel: Channel;
   customer_name?: string;
   customer_email?: string;
+  /** `+<digits>` (customers.ts). */
   customer_phone?: string;
+  /** The customer's id in the system a bridge connects (a chat or messaging account). */
   customer_external_id?: string;
   assigned_to?: string;
   tags: string[];
   created_at: string;
   updated_at: string;
+  /** The oldest customer message no agent reply has answered yet (absent: nothing waits; cleared on close). */
+  waiting_since?: string;
   closed_at?: string;
   /** Creation to closing, time spent pending excluded. */
   resolution_seconds?: number;
@@ -82,6 +94,46 @@ export interface TicketItem extends TicketFields {
   sk: typeof TICKET_SK;
   [indexAttribute: string]: unknown;
 }
+
+/**
+ * One tag or one customer identity of a ticket, in the ticket's partition: it puts the ticket in the
+ * `tag#<tag>` or `customer#<key>` partition of the unfiltered list index, ordered by the ticket's creation.
+ */
+export interface LookupItem {
+  ticket_id: string;
+  sk: string;
+  list_all: string;
+  created_at: string;
+}
+
+/**
+ * What a list reads: one index, one partition, a range of its sort key, in one direction. `check` tells
+ * whether a ticket item read after the index (which is eventually consistent) still belongs to the list.
+ */
+export interface ListTarget {
+  index: ListIndex;
+  partitionValue: string;
+  range: { from?: string; to?: string };
+  ascending: boolean;
+}
+
+/** The filters a list may combine (validated values, see ListQuery). */
+export interface ListFilters {
+  status?: string;
+  channel?: string;
+  /** An agent e-mail, or `none` for unassigned tickets. */
+  assigned_to?: string;
+  priority?: string;
+  tag?: string;
+  customer?: string;
+  created_from?: string;
+  created_to?: string;
+  updated_from?: string;
+  updated_to?: string;
+  sort?: 'created' | 'updated' | 'waiting';
+}
+
+const lookupKey = (ticketId: string, value: string) => ({ ticket_id: ticketId, sk: `${LOOKUP_SK_PREFIX}${value}` });
 
 /** Why a change to a ticket was refused. */
 export type ConflictReason =
@@ -131,6 +183,8 @@ interface TicketCondition {
   version?: number;
   /** Refuse a closed ticket. */
   open?: boolean;
+  /** Refuse a closed or pending ticket (a customer's message that changes nothing else). */
+  active?: boolean;
   /** This change closes the ticket (or makes it pending) at this time: no customer message may be at or after it. */
   closingAt?: string;
 }
@@ -149,22 +203,25 @@ export interface ListPage {
   lastKey: Record<string, string> | undefined;
 }
 
-/** `<partition> = :pk [AND created_at <range>]`: date ranges are always part of the key condition. */
-function keyCondition(index: ListIndex, partitionValue: string, range: { from?: string; to?: string }) {
-  const names: Record<string, string> = { '#pk': index.partitionAttribute, '#c': CREATED_AT };
+/** Keys a BatchGetItem holds at most (and so a list page: a page size is at most 100). */
+const MAX_BATCH_GET = 100;
+
+/** `<partition> = :pk [AND <sort key> <range>]`: date ranges are always part of the key condition. */
+function keyCondition({ index, partitionValue, range }: ListTarget) {
+  const names: Record<string, string> = { '#pk': index.partitionAttribute, '#s': index.sortAttribute };
   const values: Record<string, string> = { ':pk': partitionValue };
   let condition = '#pk = :pk';
   if (range.from && range.to) {
-    condition += ' AND #c BETWEEN :from AND :to';
+    condition += ' AND #s BETWEEN :from AND :to';
     Object.assign(values, { ':from': range.from, ':to': range.to });
   } else if (range.from) {
-    condition += ' AND #c >= :from';
+    condition += ' AND #s >= :from';
     values[':from'] = range.from;
   } else if (range.to) {
-    condition += ' AND #c <= :to';
+    condition += ' AND #s <= :to';
     values[':to'] = range.to;
   } else {
-    delete names['#c'];
+    delete names['#s'];
   }
   return { KeyConditionExpression: condition, ExpressionAttributeNames: names, ExpressionAttributeValues: values };
 }
@@ -176,22 +233,85 @@ export class TicketRepository {
     private readonly events: EventLog,
   ) {}
 
-  /** Index partition attributes for a ticket's list filters. */
+  /** The ticket item with its list-index partition attributes. */
   static withIndexAttributes<T extends TicketItem>(item: T): T {
     return { ...item, ...listIndexAttributes(item) };
   }
 
-  /** The index and partition value answering a set of list filters. */
-  static listTarget(values: Partial<Record<ListFilter, string>>): { index: ListIndex; partitionValue: string } {
-    const filters = (['assigned_to', 'status', 'channel'] as const).filter((f) => values[f] !== undefined);
-    const index = listIndexFor(filters);
-    const partitionValue = index.filters.length === 0 ? LIST_ALL_VALUE : index.filters.map((f) => values[f]).join('#');
-    return { index, partitionValue };
+  /** The lookup items of a ticket: one per tag, one per distinct customer identity. */
+  static lookupItems(ticket: TicketFields): LookupItem[] {
+    const values = [
+      ...(ticket.tags ?? []).map((t) => `${TAG_LOOKUP_PREFIX}${t}`),
+      ...customerKeys(ticket).map((k) => `${CUSTOMER_LOOKUP_PREFIX}${k}`),
+    ];
+    return values.map((v) => ({ ...lookupKey(ticket.ticket_id, v), list_all: v, created_at: ticket.created_at }));
+  }
+
+  /** Every item a ticket is stored as, messages aside (imports and seeds write them in bulk). */
+  static storedItems(ticket: TicketFields): Array<TicketItem | LookupItem> {
+    return [
+      TicketRepository.withIndexAttributes({ ...ticket, sk: TICKET_SK }),
+      ...TicketRepository.lookupItems(ticket),
+    ];
+  }
+
+  /**
+   * The Query answering these filters, or undefined when the combination has no index (docs/data.md lists
+   * those that do). Newest created first by default; `sort=updated` (implied by an updated range) newest
+   * change first; `sort=waiting` oldest unanswered customer message first.
+   */
+  static listTarget(filters: ListFilters): ListTarget | undefined {
+    const sort = filters.sort ?? (filters.updated_from || filters.updated_to ? 'updated' : 'created');
+    const created = { from: filters.created_from, to: filters.created_to };
+    const updated = { from: filters.updated_from, to: filters.updated_to };
+    const hasCreated = created.from !== undefined || created.to !== undefined;
+    const hasUpdated = updated.from !== undefined || updated.to !== undefined;
+    const values: Partial<Record<ListDimension, string>> = {
+      ...(filters.assigned_to !== undefined && { assignee: filters.assigned_to }),
+      ...(filters.status !== undefined && { status: filters.status }),
+      ...(filters.channel !== undefined && { channel: filters.channel }),
+      ...(filters.priority !== undefined && { priority: filters.priority }),
+    };
+    const dimensions = Object.keys(values) as ListDimension[];
+    const lookups = [filters.tag, filters.customer].filter((v) => v !== undefined).length;
+    const onIndex = (order: ListOrder, range: ListTarget['range'], ascending = false): ListTarget | undefined => {
+      const index = listIndexFor(dimensions, order);
+      const partitionValue = index && listPartitionValue(index, values);
+      return index && partitionValue ? { index, partitionValue, range, ascending } : undefined;
+    };
+    if (sort === 'created') {
+      if (hasUpdated) return undefined;
+      if (lookups === 0) return onIndex(CREATED_AT, created);
+      if (lookups > 1 || dimensions.length > 0) return undefined;
+      const all = listIndexFor([], CREATED_AT) as ListIndex;
+      const partitionValue =
+        filters.tag !== undefined
+          ? `${TAG_LOOKUP_PREFIX}${filters.tag}`
+          : `${CUSTOMER_LOOKUP_PREFIX}${customerKey(filters.customer as string)}`;
+      return { index: all, partitionValue, range: created, ascending: false };
+    }
+    if (lookups > 0 || hasCreated) return undefined;
+    if (sort === 'updated') return onIndex(UPDATED_AT, updated);
+    return hasUpdated ? undefined : onIndex(WAITING_SINCE, {}, true);
+  }
+
+  /** Whether a ticket item read after the index still belongs to the list (deleted or moved meanwhile: no). */
+  static belongs(target: ListTarget, item: TicketItem | undefined): item is TicketItem {
+    if (!item || item.deleted_at || item.sk !== TICKET_SK) return false;
+    const { index, partitionValue } = target;
+    if (item[index.sortAttribute] === undefined) return false;
+    if (partitionValue.startsWith(TAG_LOOKUP_PREFIX)) {
+      return (item.tags ?? []).includes(partitionValue.slice(TAG_LOOKUP_PREFIX.length));
+    }
+    if (partitionValue.startsWith(CUSTOMER_LOOKUP_PREFIX)) {
+      return customerKeys(item).includes(partitionValue.slice(CUSTOMER_LOOKUP_PREFIX.length));
+    }
+    return listPartitionValue(index, listDimensions(item)) === partitionValue;
   }
 
   /** Keys a list cursor on `index` must carry. */
   static listKeys(index: ListIndex): string[] {
-    return ['ticket_id', 'sk', index.partitionAttribute, CREATED_AT];
+    return ['ticket_id', 'sk', index.partitionAttribute, index.sortAttribute];
   }
 
   // ---- the unit of work --------------------------------------------------------------------------------
@@ -223,17 +343,20 @@ export class TicketRepository {
 
   /** A new ticket with its first message; refused (`id_taken`) when the id exists. */
   createTicket(ticket: NewTicket, first: NewMessage, event: TicketEvent): Write[] {
+    // The first message is the customer's: the ticket waits for an agent from its first instant.
+    const stored = first.type === 'customer' ? { waiting_since: first.created_at, ...ticket } : ticket;
     return [
       {
         label: 'new-ticket',
         item: {
           Put: {
             TableName: this.table,
-            Item: TicketRepository.withIndexAttributes({ ...ticket, sk: TICKET_SK } as TicketItem),
+            Item: TicketRepository.withIndexAttributes({ ...stored, sk: TICKET_SK } as TicketItem),
             ConditionExpression: 'attribute_not_exists(ticket_id)',
           },
         },
       },
+      ...TicketRepository.lookupItems(ticket).map((item) => this.putLookup(item)),
       {
         label: 'activity',
         item: {
@@ -250,11 +373,12 @@ export class TicketRepository {
 
   /**
    * A message with what it does to the ticket, and its events:
-   * - a customer's message moves the activity item's `last_customer_message_at`; on an active ticket (new or
-   *   in progress) the ticket item is only checked, so it is refused once the ticket is pending or closed,
-   *   and the caller plans again: its `change` (leaving pending, reopening) is planned on the ticket read at
-   *   `version`;
-   * - an agent's reply may carry a `change` (taking a new ticket, reopening a closed one), planned the same way;
+   * - a customer's message moves the activity item's `last_customer_message_at` and starts the ticket's
+   *   `waiting_since` unless it already waits; on an active ticket (new or in progress) nothing else changes,
+   *   so it is refused once the ticket is pending or closed, and the caller plans again: its `change` (leaving
+   *   pending, reopening) is planned on the ticket read (`current`, at `version`);
+   * - an agent's reply ends the wait (an internal note or the assistant's answer does not) and may carry a
+   *   `change` (taking a new ticket, reopening a closed one), planned the same way;
    * - `stamp` sets derived attributes (first response times) without bumping the version, on the condition
    *   that the ticket is still at `version` (the figures were computed from it); `stampIfAbsent` keeps the
    *   first value written;
@@ -266,38 +390,52 @@ export class TicketRepository {
     options: {
       change?: Change;
       version?: number;
+      /** The ticket as read at `version`: a change's list keys and tag lookups are planned on it. */
+      current?: TicketItem;
       now?: string;
       stamp?: Record<string, unknown>;
       stampIfAbsent?: Record<string, unknown>;
     } = {},
   ): Write[] {
-    const { change, version, stamp = {}, stampIfAbsent = {} } = options;
+    const { change, stamp = {} } = options;
+    const version = options.version ?? options.current?.version;
+    const stampIfAbsent = {
+      ...options.stampIfAbsent,
+      ...(message.type === 'customer' && { [WAITING_SINCE]: message.created_at }),
+    };
+    // Only the waiting indexes key on `waiting_since`: the wait ends with an agent's reply.
+    const endsWait = message.type === 'agent' ? [WAITING_SINCE] : [];
     const tail = [this.putMessage(message), ...[events].flat().map((e) => this.events.write(e))];
-    let ticket: Write;
+    const writes: Write[] = [];
     if (change && version !== undefined) {
-      const planned = this.changeUpdate(change, options.now ?? message.created_at, version);
-      ticket = this.ticketWrite(
-        message.ticket_id,
-        { ...planned.update, set: { ...planned.update.set, ...stamp }, setIfAbsent: stampIfAbsent },
-        planned.condition,
+      const planned = this.changeUpdate(change, options.now ?? message.created_at, version, options.current);
+      const remove = [...new Set([...planned.update.remove, ...endsWait])];
+      writes.push(
+        this.ticketWrite(
+          message.ticket_id,
+          { ...planned.update, set: { ...planned.update.set, ...stamp }, remove, setIfAbsent: stampIfAbsent },
+          planned.condition,
+        ),
+        ...planned.lookups,
       );
     } else if (Object.keys(stamp).length > 0 && version !== undefined) {
-      ticket = this.ticketWrite(message.ticket_id, { set: stamp, setIfAbsent: stampIfAbsent }, { version });
-    } else if (Object.keys(stampIfAbsent).length > 0) {
-      ticket = this.ticketWrite(
-        message.ticket_id,
-        { setIfAbsent: stampIfAbsent },
-        { open: message.type === 'assistant' },
+      writes.push(
+        this.ticketWrite(message.ticket_id, { set: stamp, setIfAbsent: stampIfAbsent, remove: endsWait }, { version }),
+      );
+    } else if (Object.keys(stampIfAbsent).length > 0 || endsWait.length > 0) {
+      writes.push(
+        this.ticketWrite(
+          message.ticket_id,
+          { setIfAbsent: stampIfAbsent, remove: endsWait },
+          message.type === 'customer' ? { active: true } : { open: message.type === 'assistant' },
+        ),
       );
     } else {
-      ticket = this.ticketCheck(
-        message.ticket_id,
-        message.type === 'customer' ? 'active' : message.type === 'assistant' ? 'open' : 'exists',
-      );
+      writes.push(this.ticketCheck(message.ticket_id, message.type === 'assistant' ? 'open' : 'exists'));
     }
-    if (message.type !== 'customer') return [ticket, ...tail];
+    if (message.type !== 'customer') return [...writes, ...tail];
     return [
-      ticket,
+      ...writes,
       {
         label: 'activity',
         item: {
@@ -319,8 +457,8 @@ export class TicketRepository {
    * the ticket as it will be once they are committed.
    */
   update(current: TicketItem, change: Change, now: string, event: TicketEvent): { writes: Write[]; next: TicketItem } {
-    const { update, condition, next } = this.changeUpdate(change, now, current.version, current);
-    const writes = [this.ticketWrite(current.ticket_id, update, condition), this.events.write(event)];
+    const { update, condition, next, lookups } = this.changeUpdate(change, now, current.version, current);
+    const writes = [this.ticketWrite(current.ticket_id, update, condition), ...lookups, this.events.write(event)];
     if (condition.closingAt) writes.push(this.closingCheck(current.ticket_id, condition.closingAt));
     return { writes, next: next as TicketItem };
   }
@@ -379,6 +517,14 @@ export class TicketRepository {
       },
       ...events.map((e) => this.events.write(e)),
     ];
+  }
+
+  private putLookup(item: LookupItem): Write {
+    return { label: 'lookup', item: { Put: { TableName: this.table, Item: item } } };
+  }
+
+  private deleteLookup(ticketId: string, value: string): Write {
+    return { label: 'lookup', item: { Delete: { TableName: this.table, Key: lookupKey(ticketId, value) } } };
   }
 
   private putMessage(message: NewMessage): Write {
@@ -447,26 +593,50 @@ export class TicketRepository {
     return out.Item?.last_customer_message_at as string | undefined;
   }
 
+  /**
+   * The update of a change, keeping the index keys in step: the derived list partitions when a dimension
+   * moves (rewritten from the values the change knows when the current item is not given), `waiting_since`
+   * removed on closing, and the tag lookup items added and removed when the tags change.
+   */
   private changeUpdate(change: Change, now: string, version: number, current?: TicketItem) {
     const set: Record<string, unknown> = { ...change.set, updated_at: now };
     const remove = [...change.remove];
-    const touchesFilters = ['status', 'assigned_to'].some((f) => f in change.set || change.remove.includes(f));
     const next: Record<string, unknown> | undefined = current && { ...current, ...change.set, updated_at: now };
     if (next) for (const f of change.remove) delete next[f];
-    if (touchesFilters) {
-      // Without the current item, every composite attribute is rewritten from the values the change knows.
-      const base = current ?? {};
-      const after = { ...base, ...change.set } as Record<string, unknown>;
+    const moves = ['status', 'assigned_to', 'channel', 'priority'].some(
+      (f) => f in change.set || change.remove.includes(f),
+    );
+    if (moves) {
+      const after = { ...(current ?? {}), ...change.set } as Record<string, unknown>;
       for (const f of change.remove) delete after[f];
-      const indexValues = listIndexAttributes(after as Partial<Record<ListFilter, string>>);
-      for (const attr of COMPOSITE_LIST_ATTRIBUTES) {
-        if (indexValues[attr] !== undefined) set[attr] = indexValues[attr];
-        else if (!current || current[attr] !== undefined) remove.push(attr);
-        if (next) {
-          if (indexValues[attr] !== undefined) next[attr] = indexValues[attr];
-          else delete next[attr];
+      const derived = listIndexAttributes(after as Parameters<typeof listIndexAttributes>[0]);
+      for (const attr of DERIVED_LIST_ATTRIBUTES) {
+        const value = derived[attr];
+        // Without the current item, a partition whose other dimensions the change does not know is kept.
+        if (value === undefined) continue;
+        set[attr] = value;
+        if (next) next[attr] = value;
+      }
+    }
+    // Closed, or waiting for the customer: no longer waiting for an agent.
+    if (change.set.status === 'closed' || change.set.status === 'pending') {
+      remove.push(WAITING_SINCE);
+      if (next) delete next[WAITING_SINCE];
+    }
+    const lookups: Write[] = [];
+    if (Array.isArray(change.set.tags) && current) {
+      const before = new Set(current.tags ?? []);
+      const after = new Set(change.set.tags as string[]);
+      for (const t of after) {
+        if (!before.has(t)) {
+          const value = `${TAG_LOOKUP_PREFIX}${t}`;
+          lookups.push(
+            this.putLookup({ ...lookupKey(current.ticket_id, value), list_all: value, created_at: current.created_at }),
+          );
         }
       }
+      for (const t of before)
+        if (!after.has(t)) lookups.push(this.deleteLookup(current.ticket_id, `${TAG_LOOKUP_PREFIX}${t}`));
     }
     if (next) next.version = version + 1;
     // Closing, or waiting for the customer: either must come after the customer's last message.
@@ -480,6 +650,7 @@ export class TicketRepository {
       update: { set, remove, bumpVersion: true } satisfies TicketUpdate,
       condition: { version, ...(closingAt && { closingAt }) } satisfies TicketCondition,
       next,
+      lookups,
     };
   }
 
@@ -516,10 +687,14 @@ export class TicketRepository {
       values[':expected'] = condition.version;
       conditions.push('#v = :expected');
     }
-    if (condition.open) {
+    if (condition.open || condition.active) {
       names['#st'] = 'status';
       values[':closed'] = 'closed';
       conditions.push('#st <> :closed');
+    }
+    if (condition.active) {
+      values[':pending'] = 'pending';
+      conditions.push('#st <> :pending');
     }
     const expression = [
       setClauses.length ? `SET ${setClauses.join(', ')}` : '',
@@ -623,79 +798,118 @@ export class TicketRepository {
     } while (startKey);
   }
 
-  /** One page of an index, newest first; `limit + 1` items are read to know whether another page exists. */
-  async list(
-    index: ListIndex,
-    partitionValue: string,
-    range: { from?: string; to?: string },
-    limit: number,
-    startKey?: Record<string, string>,
-  ): Promise<ListPage> {
+  /**
+   * One page of a list: `limit + 1` index entries (keys only) to know whether another page exists, then the
+   * page's ticket items in one BatchGetItem, in index order. A ticket that left the list between the index
+   * and the read (deleted, or moved by a change the index has not caught up with) is left out.
+   */
+  async list(target: ListTarget, limit: number, startKey?: Record<string, string>): Promise<ListPage> {
     const out = await this.doc.send(
       new QueryCommand({
         TableName: this.table,
-        IndexName: index.name,
-        ...keyCondition(index, partitionValue, range),
-        ScanIndexForward: false,
+        IndexName: target.index.name,
+        ...keyCondition(target),
+        ScanIndexForward: target.ascending,
         Limit: limit + 1,
         ExclusiveStartKey: startKey,
       }),
     );
-    const items = (out.Items ?? []) as TicketItem[];
-    if (items.length <= limit) return { items, lastKey: undefined };
-    const page = items.slice(0, limit);
-    const last = page[page.length - 1] as TicketItem;
-    return { items: page, lastKey: TicketRepository.indexKey(index, last) };
+    const entries = (out.Items ?? []) as Array<Record<string, string>>;
+    const page = entries.slice(0, limit);
+    const items = (await this.ticketsByIds(page.map((e) => e.ticket_id as string))).filter((t) =>
+      TicketRepository.belongs(target, t),
+    );
+    const last = page[page.length - 1];
+    return {
+      items,
+      lastKey: entries.length > limit && last ? TicketRepository.indexKey(target.index, last) : undefined,
+    };
   }
 
   /**
-   * Every ticket of an index range, newest first, one DynamoDB page at a time (`pageSize` items at most):
-   * callers stream or fold the pages, so memory stays constant whatever the range holds. `attributes`
-   * narrows what comes back over the wire (the read cost is the same).
+   * Every ticket of a list, one DynamoDB page at a time (`pageSize` items at most, 100 at most): callers
+   * stream or fold the pages, so memory stays constant whatever the range holds. `attributes` narrows what
+   * the item reads bring back over the wire.
    */
   async *pages(
-    index: ListIndex,
-    partitionValue: string,
-    range: { from?: string; to?: string },
+    target: ListTarget,
     { pageSize, attributes }: { pageSize: number; attributes?: readonly string[] },
   ): AsyncGenerator<TicketItem[]> {
-    const condition = keyCondition(index, partitionValue, range);
-    const names = { ...condition.ExpressionAttributeNames };
-    let projection: string | undefined;
-    if (attributes) {
-      projection = attributes
-        .map((a, i) => {
-          names[`#p${i}`] = a;
-          return `#p${i}`;
-        })
-        .join(', ');
-    }
+    // What `belongs` needs to tell a ticket that left the list.
+    const needed = attributes && [
+      ...new Set([
+        ...attributes,
+        'ticket_id',
+        'sk',
+        'deleted_at',
+        'status',
+        'channel',
+        'priority',
+        'assigned_to',
+        'tags',
+        'customer_email',
+        'customer_phone',
+        'customer_external_id',
+        target.index.sortAttribute,
+      ]),
+    ];
     let startKey: Record<string, unknown> | undefined;
     do {
       const out = await this.doc.send(
         new QueryCommand({
           TableName: this.table,
-          IndexName: index.name,
-          ...condition,
-          ExpressionAttributeNames: names,
-          ...(projection && { ProjectionExpression: projection }),
-          ScanIndexForward: false,
-          Limit: pageSize,
+          IndexName: target.index.name,
+          ...keyCondition(target),
+          ScanIndexForward: target.ascending,
+          Limit: Math.min(pageSize, MAX_BATCH_GET),
           ExclusiveStartKey: startKey,
         }),
       );
       startKey = out.LastEvaluatedKey;
-      if (out.Items?.length) yield out.Items as TicketItem[];
+      const ids = ((out.Items ?? []) as Array<{ ticket_id: string }>).map((e) => e.ticket_id);
+      const items = (await this.ticketsByIds(ids, needed)).filter((t) => TicketRepository.belongs(target, t));
+      if (items.length) yield items;
     } while (startKey);
   }
 
-  /** The ExclusiveStartKey that resumes an index Query after `item`. */
-  static indexKey(index: ListIndex, item: TicketItem): Record<string, string> {
+  /**
+   * Ticket items by id (at most 100), in the order given; absent ones are undefined. One BatchGetItem, its
+   * unprocessed keys sent again with backoff.
+   */
+  private async ticketsByIds(
+    ids: readonly string[],
+    attributes?: readonly string[],
+  ): Promise<Array<TicketItem | undefined>> {
+    if (ids.length === 0) return [];
+    const names = attributes && Object.fromEntries(attributes.map((a, i) => [`#p${i}`, a]));
+    const found = new Map<string, TicketItem>();
+    let keys: Array<Record<string, unknown>> = [...new Set(ids)].map((id) => ({ ticket_id: id, sk: TICKET_SK }));
+    for (let round = 0; keys.length > 0; round++) {
+      if (round >= 8) throw new Error(`${keys.length} ticket reads still unprocessed after 8 rounds`);
+      if (round > 0) await new Promise((r) => setTimeout(r, Math.random() * Math.min(1000, 25 * 2 ** round)));
+      const out = await this.doc.send(
+        new BatchGetCommand({
+          RequestItems: {
+            [this.table]: {
+              Keys: keys,
+              ...(names && { ProjectionExpression: Object.keys(names).join(', '), ExpressionAttributeNames: names }),
+            },
+          },
+        }),
+      );
+      for (const item of out.Responses?.[this.table] ?? []) found.set(String(item.ticket_id), item as TicketItem);
+      keys = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
+    }
+    return ids.map((id) => found.get(id));
+  }
+
+  /** The ExclusiveStartKey that resumes an index Query after `entry` (an index entry or an item). */
+  static indexKey(index: ListIndex, entry: Record<string, unknown>): Record<string, string> {
     return {
-      ticket_id: item.ticket_id,
-      sk: item.sk,
-      [index.partitionAttribute]: String(item[index.partitionAttribute]),
-      [CREATED_AT]: item.created_at,
+      ticket_id: String(entry.ticket_id),
+      sk: String(entry.sk),
+      [index.partitionAttribute]: String(entry[index.partitionAttribute]),
+      [index.sortAttribute]: String(entry[index.sortAttribute]),
     };
   }
 

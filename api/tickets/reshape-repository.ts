@@ -4,7 +4,10 @@
  * ticket item (`initial_message`) and the ticket's history there too (`events`, which grew with every change).
  * Per ticket, one transaction: the first message becomes a message item, the history becomes events of the
  * log (`ticket.created`, then one `ticket.updated` per recorded change), and the ticket item loses both,
- * conditional on the version that was read. Every id is derived from the ticket, so a rerun writes the same
+ * conditional on the version that was read. Tickets of the earlier list design (one index per filter
+ * combination, none for unassigned tickets) get the current list keys in the same transaction: the derived
+ * partition attributes, `waiting_since` when a customer message is still unanswered, and one lookup item per
+ * tag and per customer identity; the retired attributes are removed. Every id is derived from the ticket, so a rerun writes the same
  * items again and converges; a ticket changed meanwhile is left for the next run.
  *
  * Earlier versions also stamped `first_response_at` with the first agent *or assistant* reply (the assistant's
@@ -14,14 +17,24 @@
  * (`first_assistant_response_*`). No ticket could be pending then: the figures are plain times from creation.
  */
 import { createHash } from 'node:crypto';
-import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { isAcknowledgement } from '../assistant/persona.js';
-import { ACTIVITY_SK, LIST_ALL_VALUE, listIndexFor, TICKET_SK } from '../db/tables.js';
+import {
+  ACTIVITY_SK,
+  LIST_ALL_VALUE,
+  type ListIndex,
+  listIndexAttributes,
+  listIndexFor,
+  MESSAGE_SK_PREFIX,
+  RETIRED_LIST_ATTRIBUTES,
+  TICKET_SK,
+  WAITING_SINCE,
+} from '../db/tables.js';
 import { commit, MAX_TRANSACTION_ITEMS, TransactionCancelled, type Write } from '../db/transaction.js';
 import type { EventLog } from '../events/log.js';
 import type { TicketEvent } from '../events/model.js';
 import { type ResponseTimes, ResponseTimesFold, secondsBetween } from './metrics.js';
-import { messageSortKey, type TicketItem } from './repository.js';
+import { messageSortKey, type TicketItem, TicketRepository } from './repository.js';
 
 /** What earlier versions stored in the ticket item. */
 interface LegacyShape {
@@ -55,9 +68,12 @@ export class TicketReshapeRepository {
     private readonly events: EventLog,
   ) {}
 
-  /** Every ticket item, a page at a time (the unfiltered list index: one Query, never a Scan). */
+  /**
+   * Every ticket item, a page at a time: the keys from the unfiltered list index (one Query, never a Scan;
+   * tickets of every earlier shape carry its `list_all` key), then the items by key.
+   */
   async *tickets(pageSize = 100): AsyncGenerator<Array<TicketItem & LegacyShape>> {
-    const index = listIndexFor([]);
+    const index = listIndexFor([]) as ListIndex;
     let startKey: Record<string, unknown> | undefined;
     do {
       const out = await this.doc.send(
@@ -67,13 +83,80 @@ export class TicketReshapeRepository {
           KeyConditionExpression: '#pk = :all',
           ExpressionAttributeNames: { '#pk': index.partitionAttribute },
           ExpressionAttributeValues: { ':all': LIST_ALL_VALUE },
-          Limit: pageSize,
+          Limit: Math.min(pageSize, 100),
           ExclusiveStartKey: startKey,
         }),
       );
-      if (out.Items?.length) yield out.Items as Array<TicketItem & LegacyShape>;
+      const ids = (out.Items ?? []).map((i) => String(i.ticket_id));
+      const items = await this.ticketItems(ids);
+      if (items.length) yield items;
       startKey = out.LastEvaluatedKey;
     } while (startKey);
+  }
+
+  /** The ticket items of these ids (at most 100), read consistently. */
+  private async ticketItems(ids: string[]): Promise<Array<TicketItem & LegacyShape>> {
+    const found: Array<TicketItem & LegacyShape> = [];
+    let keys: Array<Record<string, unknown>> = ids.map((id) => ({ ticket_id: id, sk: TICKET_SK }));
+    for (let round = 0; keys.length > 0; round++) {
+      if (round >= 8) throw new Error(`${keys.length} reads still unprocessed after 8 rounds`);
+      if (round > 0) await new Promise((r) => setTimeout(r, Math.random() * Math.min(2000, 50 * 2 ** round)));
+      const out = await this.doc.send(
+        new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } }),
+      );
+      found.push(...((out.Responses?.[this.table] ?? []) as Array<TicketItem & LegacyShape>));
+      keys = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
+    }
+    return found.filter((t) => !t.deleted_at);
+  }
+
+  /** The list attributes the ticket item lacks (or has wrong) and the retired ones it still carries. */
+  static listKeyChanges(ticket: TicketItem): { set: Record<string, string>; remove: string[] } {
+    const set = Object.fromEntries(Object.entries(listIndexAttributes(ticket)).filter(([k, v]) => ticket[k] !== v));
+    return { set, remove: RETIRED_LIST_ATTRIBUTES.filter((a) => ticket[a] !== undefined) };
+  }
+
+  /** Whether the ticket is in an earlier shape (what a dry run counts). */
+  static needsReshape(ticket: TicketItem & LegacyShape): boolean {
+    const keys = TicketReshapeRepository.listKeyChanges(ticket);
+    return Boolean(
+      ticket.initial_message ||
+        ticket.events ||
+        Object.keys(keys.set).length ||
+        keys.remove.length ||
+        TicketReshapeRepository.needsResponseTimes(ticket),
+    );
+  }
+
+  /**
+   * The oldest customer message after the last agent reply, if any: the conversation read newest first,
+   * types and times only, until an agent reply (so only the unanswered end is read).
+   */
+  private async waitingSince(ticketId: string, first: LegacyShape['initial_message']): Promise<string | undefined> {
+    let oldest: string | undefined;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'ticket_id = :id AND begins_with(sk, :msg)',
+          ProjectionExpression: '#t, created_at',
+          ExpressionAttributeNames: { '#t': 'type' },
+          ExpressionAttributeValues: { ':id': ticketId, ':msg': MESSAGE_SK_PREFIX },
+          ScanIndexForward: false,
+          Limit: 50,
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const m of out.Items ?? []) {
+        if (m.type === 'agent') return oldest;
+        if (m.type === 'customer') oldest = String(m.created_at);
+      }
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    // The first message of the oldest shape is still inside the ticket item: it is the oldest of all.
+    return first?.type === 'customer' ? first.created_at : oldest;
   }
 
   /** The response times of the ticket's conversation, read a page at a time (types, times, assistant texts). */
@@ -115,7 +198,9 @@ export class TicketReshapeRepository {
     const first = ticket.initial_message;
     const history = ticket.events;
     const times = TicketReshapeRepository.needsResponseTimes(ticket) ? await this.conversationTimes(ticket) : undefined;
-    if (!first && !history && !times) return 'current';
+    const keys = TicketReshapeRepository.listKeyChanges(ticket);
+    const listKeysOld = Object.keys(keys.set).length > 0 || keys.remove.length > 0;
+    if (!first && !history && !times && !listKeysOld) return 'current';
 
     const id = ticket.ticket_id;
     const events: TicketEvent[] = [];
@@ -172,6 +257,7 @@ export class TicketReshapeRepository {
     const set: string[] = [];
     const remove = ['initial_message', '#events'];
     const values: Record<string, unknown> = { ':v': ticket.version };
+    const names: Record<string, string> = { '#v': 'version', '#events': 'events' };
     if (times) {
       // The service's own stamp of the first agent reply, when it has one, else the conversation's.
       const agent = ticket.agent_replied_at ?? times.first_response_at;
@@ -189,6 +275,27 @@ export class TicketReshapeRepository {
         });
       }
     }
+    if (listKeysOld) {
+      Object.entries(keys.set).forEach(([attr, value], n) => {
+        names[`#k${n}`] = attr;
+        values[`:k${n}`] = value;
+        set.push(`#k${n} = :k${n}`);
+      });
+      const waiting = ticket.status === 'closed' ? undefined : await this.waitingSince(id, first);
+      if (waiting) {
+        names['#w'] = WAITING_SINCE;
+        values[':w'] = waiting;
+        set.push('#w = if_not_exists(#w, :w)');
+      }
+      // Puts of the same keys and values: a rerun rewrites them harmlessly.
+      for (const item of TicketRepository.lookupItems(ticket)) {
+        last.push({ label: 'lookup', item: { Put: { TableName: this.table, Item: item } } });
+      }
+    }
+    keys.remove.forEach((attr, n) => {
+      names[`#r${n}`] = attr;
+      remove.push(`#r${n}`);
+    });
     last.push({
       label: 'ticket',
       item: {
@@ -199,7 +306,7 @@ export class TicketReshapeRepository {
             .filter(Boolean)
             .join(' '),
           ConditionExpression: '#v = :v',
-          ExpressionAttributeNames: { '#v': 'version', '#events': 'events' },
+          ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
         },
       },

@@ -12,6 +12,7 @@ import type { EventLog } from '../events/log.js';
 import { type EventPage, newEvent } from '../events/model.js';
 import type { BridgeTicketCreated, TicketMessageCreated } from './bridge-model.js';
 import type { CursorCodec } from './cursor.js';
+import { normalisePhone } from './customers.js';
 import {
   ExternalMessageIds,
   type ExternalMessageRecord,
@@ -53,6 +54,15 @@ import {
   withinReopenWindow,
 } from './rules.js';
 import { messageView, publicMessageView, publicTicketView, ticketView, ticketWithMessagesView } from './views.js';
+
+/**
+ * Customer identities a creation may carry besides the public form's name and e-mail (a bridge knows the
+ * customer's phone or account id); stored on the ticket and looked up by `GET /v1/tickets?customer=`.
+ */
+export interface CustomerIdentity {
+  customer_phone?: string;
+  customer_external_id?: string;
+}
 
 /** `If-Match: *`: any current version matches. */
 export const ANY_VERSION = '*';
@@ -123,10 +133,11 @@ export interface BridgeTicketInput extends CustomerFields {
 /** What a bridge's request stored, or found stored by an earlier one with the same external_message_id. */
 export type BridgeOutcome<T> = T & { replayed: boolean };
 
+/** As stored and looked up (customers.ts): e-mail in lower case, phone as `+<digits>`. */
 const customerFields = (input: CustomerFields): CustomerFields => ({
   ...(input.customer_name && { customer_name: input.customer_name }),
-  ...(input.customer_email && { customer_email: input.customer_email }),
-  ...(input.customer_phone && { customer_phone: input.customer_phone }),
+  ...(input.customer_email && { customer_email: input.customer_email.toLowerCase() }),
+  ...(input.customer_phone && { customer_phone: normalisePhone(input.customer_phone) }),
   ...(input.customer_external_id && { customer_external_id: input.customer_external_id }),
 });
 
@@ -168,7 +179,7 @@ export class TicketService {
    * the assistant's answer (within its budget); the analysis runs after the response.
    */
   async createPublic(
-    input: CreatePublicTicket,
+    input: CreatePublicTicket & CustomerIdentity,
   ): Promise<{ ticket: PublicTicket; access_token: string; assistant_message?: Message }> {
     const { token, hash } = newAccessToken();
     const { ticket, first, reply } = await this.open(input, { accessTokenHash: hash });
@@ -471,7 +482,7 @@ export class TicketService {
           ...this.repo.addMessage(
             message,
             this.messageEvents(message, CUSTOMER_ACTOR, change),
-            moves ? { change, version: current.version, now } : {},
+            moves ? { change, version: current.version, current, now } : {},
           ),
           ...this.externalWrites(external, message, false),
           ...this.analysisWrites(ticketId, now),
@@ -539,19 +550,19 @@ export class TicketService {
 
   // ---- agents and tools ------------------------------------------------------------------------------------
 
+  /**
+   * One page of a list: every supported combination of filters is one index Query (docs/data.md); any other
+   * is a 400 naming the supported ones, never a Scan. The cursor is bound to the index, partition and range.
+   */
   async list(query: ListQuery): Promise<TicketPage> {
-    const { index, partitionValue } = TicketRepository.listTarget(query);
-    const fingerprint = JSON.stringify([index.name, partitionValue, query.created_from ?? '', query.created_to ?? '']);
+    const target = TicketRepository.listTarget(query);
+    if (!target) throw unsupportedList(query);
+    const { index, partitionValue, range } = target;
+    const fingerprint = JSON.stringify([index.name, partitionValue, range.from ?? '', range.to ?? '']);
     const startKey = query.cursor
       ? this.deps.cursors.decode(query.cursor, fingerprint, TicketRepository.listKeys(index))
       : undefined;
-    const page = await this.repo.list(
-      index,
-      partitionValue,
-      { from: query.created_from, to: query.created_to },
-      query.limit ?? DEFAULT_PAGE_SIZE,
-      startKey,
-    );
+    const page = await this.repo.list(target, query.limit ?? DEFAULT_PAGE_SIZE, startKey);
     return {
       items: page.items.map(ticketView),
       next_cursor: page.lastKey ? this.deps.cursors.encode(fingerprint, page.lastKey) : null,
@@ -685,7 +696,7 @@ export class TicketService {
         message,
         this.messageEvents(message, by.id, change),
         moves || Object.keys(stamp).length > 0
-          ? { change: moves ? change : undefined, version: current.version, now, stamp }
+          ? { change: moves ? change : undefined, version: current.version, current, now, stamp }
           : {},
       );
       try {
@@ -772,6 +783,25 @@ export class TicketService {
     }
     await this.repo.purge(ticketId);
   }
+}
+
+/** The filter combinations a list supports (each has its index); the 400 of any other names them. */
+export const SUPPORTED_LISTS =
+  'newest created first (created_from/created_to allowed): no filter, any combination of assigned_to (an ' +
+  'e-mail or none), status and channel, or priority alone, or tag alone, or customer alone; newest change ' +
+  'first (sort=updated, or updated_from/updated_to): no other filter; oldest waiting first (sort=waiting): ' +
+  'no filter or assigned_to alone';
+
+function unsupportedList(query: ListQuery): AppError {
+  const given = Object.entries(query)
+    .filter(([k, v]) => v !== undefined && k !== 'limit' && k !== 'cursor')
+    .map(([k]) => k);
+  return new AppError(
+    400,
+    'unsupported_filter',
+    `This combination of filters is not supported (${given.join(', ')}); supported: ${SUPPORTED_LISTS}`,
+    given.map((k) => ({ path: `query.${k}`, message: 'cannot be combined with the other filters given' })),
+  );
 }
 
 /** A customer's message on a ticket closed longer ago than the reopen window. */

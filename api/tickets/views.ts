@@ -33,6 +33,7 @@ export function ticketView(t: TicketItem): Ticket {
     tags: t.tags ?? [],
     created_at: t.created_at,
     updated_at: t.updated_at,
+    ...(t.waiting_since !== undefined && { waiting_since: t.waiting_since }),
     ...(t.closed_at !== undefined && { closed_at: t.closed_at }),
     ...(t.resolution_seconds !== undefined && { resolution_seconds: t.resolution_seconds }),
     ...(t.pending_since !== undefined && { pending_since: t.pending_since }),

@@ -17,7 +17,7 @@
 
 import { chunks } from '../../api/db/batch.js';
 import { MAX_BATCH_GET, MAX_BATCH_WRITE, type TicketImportRepository } from '../../api/tickets/import-repository.js';
-import type { MessageItem, TicketItem } from '../../api/tickets/repository.js';
+import { type LookupItem, type MessageItem, type TicketItem, TicketRepository } from '../../api/tickets/repository.js';
 import { MIGRATION_MARK, type NormalisedRecord } from './normalise.js';
 import { forEachLimit, limiter } from './pool.js';
 
@@ -100,9 +100,15 @@ export async function migrateRecords(records: NormalisedRecord[], options: Migra
       const plans = group.map((r) => ({ record: r, plan: decide(r, existing.get(r.ticket.ticket_id)) }));
       const toStore = plans.filter((p) => p.plan.result === 'written' || p.plan.result === 'updated');
 
-      // 1. Every message of the group's tickets (puts of the same key and value are harmless on a rerun).
+      // 1. Every message of the group's tickets, and their tag and customer lookup items (puts of the same key
+      // and value are harmless on a rerun).
       const messages: MessageItem[] = toStore.flatMap((p) => p.record.messages);
-      await Promise.all(chunks(messages, MAX_BATCH_WRITE).map((batch) => call(() => imports.putAll(batch))));
+      const lookups = toStore.flatMap((p) => TicketRepository.lookupItems(p.record.ticket));
+      await Promise.all(
+        chunks<MessageItem | LookupItem>([...messages, ...lookups], MAX_BATCH_WRITE).map((batch) =>
+          call(() => imports.putAll(batch)),
+        ),
+      );
       messagesWritten += messages.length;
 
       // 2. Then the ticket items: new ones in batches, replacements one by one under their condition.

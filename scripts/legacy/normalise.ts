@@ -383,6 +383,13 @@ export function normaliseRecord(raw: unknown, key_?: string): Normalised {
     Array.isArray(raw.tags) && raw.tags.length > 0 ? [...new Set(raw.tags as string[])].sort() : ([] as string[]);
   const assignedTo = typeof raw.assigned_to === 'string' && raw.assigned_to.trim() !== '' ? raw.assigned_to.trim() : '';
 
+  // The unanswered end of the conversation: the oldest customer message after the last agent reply.
+  let waitingSince: string | undefined;
+  if (status !== 'closed') {
+    for (let n = messages.length - 1; n >= 0 && messages[n]?.type !== 'agent'; n--) {
+      if (messages[n]?.type === 'customer') waitingSince = messages[n]?.created_at;
+    }
+  }
   const ticket: TicketItem = TicketRepository.withIndexAttributes({
     ticket_id: ticketId,
     sk: TICKET_SK,
@@ -397,6 +404,7 @@ export function normaliseRecord(raw: unknown, key_?: string): Normalised {
     tags,
     created_at: createdAt,
     updated_at: latest.at(-1) as string,
+    ...(waitingSince && { waiting_since: waitingSince }),
     ...(closedAt && { closed_at: closedAt }),
     ...(resolutionSeconds !== undefined && { resolution_seconds: resolutionSeconds }),
     ...(analytics && { analytics }),

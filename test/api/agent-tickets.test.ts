@@ -389,8 +389,13 @@ describe('ticket list', () => {
         .map((t) => t.id)
         .reverse();
       expect(ids).to.deep.equal(want);
+      // Per page: one Query of the (keys-only) index, then the page's tickets read by key.
       const listCalls = spy.sent.filter((c) => c.name !== 'GetItemCommand');
-      expect(listCalls.every((c) => c.name === 'QueryCommand' && typeof c.input.IndexName === 'string')).to.equal(true);
+      const queries = listCalls.filter((c) => c.name === 'QueryCommand');
+      expect(listCalls.every((c) => ['QueryCommand', 'BatchGetItemCommand'].includes(c.name))).to.equal(true);
+      expect(queries.every((c) => typeof c.input.IndexName === 'string')).to.equal(true);
+      expect(new Set(queries.map((c) => c.input.IndexName)).size).to.equal(1);
+      expect(queries.length).to.equal(Math.max(1, Math.ceil(want.length / 2)));
       expect(listCalls.some((c) => 'FilterExpression' in c.input)).to.equal(false);
     });
   }

@@ -183,12 +183,14 @@ describe('analytics summary (GET /v1/analytics/summary)', () => {
 
   it('reads one index range with a key condition on created_at, never a Scan', async () => {
     const { commands } = await recordCommands(h, () => get(APRIL).expect(200));
-    expect(commands.map((c) => c.name)).to.deep.equal(['QueryCommand']);
-    const [query] = commands;
+    // The keys of the range from the index, then those tickets' summary attributes by key.
+    expect(commands.map((c) => c.name)).to.deep.equal(['QueryCommand', 'BatchGetItemCommand']);
+    const [query, read] = commands;
     expect(query?.input.IndexName).to.equal('all-created_at-index');
     expect(query?.input.KeyConditionExpression).to.match(/BETWEEN :from AND :to/);
     expect(query?.input).to.not.have.property('FilterExpression');
-    expect(query?.input.ProjectionExpression).to.be.a('string');
+    const requests = Object.values(read?.input.RequestItems as Record<string, { ProjectionExpression?: string }>);
+    expect(requests[0]?.ProjectionExpression).to.be.a('string');
   });
 
   it('covers the last 30 days by default', async () => {

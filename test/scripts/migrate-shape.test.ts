@@ -175,4 +175,125 @@ describe('stored shape migration (npm run migrate:shape)', function () {
     expect(again.status, again.stderr).to.equal(0);
     expect(again.stdout).to.match(/^0 reshaped/);
   });
+
+  it('gives tickets of the earlier list design the current list keys and lookup items, idempotently', async () => {
+    const at = (m: number) => new Date(Date.UTC(2026, 5, 1, 9, m)).toISOString();
+    const agentEmail = 'old.agent@freeda.test';
+    // As the earlier version stored them: one partition attribute per combination, none when unassigned.
+    const earlier = [
+      {
+        ticket_id: 'FRE-OLDLIST1',
+        status: 'in_progress',
+        channel: 'email',
+        assigned_to: agentEmail,
+        tags: ['billing', 'vip'],
+        customer_email: 'old.customer@example.com',
+        created_at: at(0),
+        list_all: 'ALL',
+        status_channel: 'in_progress#email',
+        assigned_to_status: `${agentEmail}#in_progress`,
+        assigned_to_channel: `${agentEmail}#email`,
+        assigned_to_status_channel: `${agentEmail}#in_progress#email`,
+        // Customer, agent reply, then two unanswered customer messages: waits since the first of those.
+        messages: [
+          ['customer', at(0)],
+          ['agent', at(1)],
+          ['customer', at(2)],
+          ['assistant', at(3)],
+          ['customer', at(4)],
+        ],
+      },
+      {
+        ticket_id: 'FRE-OLDLIST2',
+        status: 'new',
+        channel: 'chat',
+        tags: [],
+        created_at: at(5),
+        list_all: 'ALL',
+        status_channel: 'new#chat',
+        messages: [['customer', at(5)]],
+      },
+      {
+        ticket_id: 'FRE-OLDLIST3',
+        status: 'closed',
+        channel: 'chat',
+        tags: ['billing'],
+        created_at: at(6),
+        closed_at: at(8),
+        list_all: 'ALL',
+        status_channel: 'closed#chat',
+        messages: [['customer', at(6)]],
+      },
+    ];
+    for (const { messages, ...ticket } of earlier) {
+      await h.runtime.dynamo.doc.send(
+        new PutCommand({
+          TableName: h.tables.tickets,
+          Item: { ...ticket, sk: 'TICKET', priority: 'normal', updated_at: ticket.created_at, version: 3 },
+        }),
+      );
+      for (const [type, created] of messages as Array<[string, string]>) {
+        await h.runtime.dynamo.doc.send(
+          new PutCommand({
+            TableName: h.tables.tickets,
+            Item: {
+              ticket_id: ticket.ticket_id,
+              sk: `MSG#${created}#m-${created}`,
+              message_id: `m-${created}`,
+              type,
+              content: 'text',
+              author_name: type,
+              created_at: created,
+            },
+          }),
+        );
+      }
+    }
+
+    const dry = run('--dry-run');
+    expect(dry.stdout).to.match(/Dry run: 3 tickets to reshape/);
+    const first = run();
+    expect(first.status, first.stderr).to.equal(0);
+    expect(first.stdout).to.match(/^3 reshaped/);
+
+    const item = async (id: string) =>
+      (
+        await h.runtime.dynamo.doc.send(
+          new GetCommand({ TableName: h.tables.tickets, Key: { ticket_id: id, sk: 'TICKET' }, ConsistentRead: true }),
+        )
+      ).Item as Record<string, unknown>;
+    const one = await item('FRE-OLDLIST1');
+    expect(one).to.include({
+      assignee: agentEmail,
+      assignee_status_channel: `${agentEmail}#in_progress#email`,
+      waiting_since: at(2),
+      version: 3,
+    });
+    expect(one).to.not.have.any.keys('assigned_to_status', 'assigned_to_channel', 'assigned_to_status_channel');
+    expect(await item('FRE-OLDLIST2')).to.include({ assignee: 'none', waiting_since: at(5) });
+    expect(await item('FRE-OLDLIST3')).to.not.have.property('waiting_since');
+
+    const agent = (await h.user('agent')).token;
+    const ids = async (query: string) =>
+      (await h.http().get(`/v1/tickets?${query}`).set('authorization', `Bearer ${agent}`).expect(200)).body.items.map(
+        (t: { ticket_id: string }) => t.ticket_id,
+      );
+    expect(await ids('tag=billing')).to.deep.equal(['FRE-OLDLIST3', 'FRE-OLDLIST1']);
+    expect(await ids('tag=vip')).to.deep.equal(['FRE-OLDLIST1']);
+    expect(await ids('customer=Old.Customer@example.com')).to.deep.equal(['FRE-OLDLIST1']);
+    // (The ticket of the test above is unassigned, on chat, too.)
+    expect(
+      (await ids('assigned_to=none&channel=chat')).filter((id: string) => id.startsWith('FRE-OLDLIST')),
+    ).to.deep.equal(['FRE-OLDLIST3', 'FRE-OLDLIST2']);
+    expect(await ids(`assigned_to=${agentEmail}&status=in_progress&channel=email`)).to.deep.equal(['FRE-OLDLIST1']);
+    const waiting = await ids('sort=waiting');
+    expect(waiting.filter((id: string) => id.startsWith('FRE-OLDLIST'))).to.deep.equal([
+      'FRE-OLDLIST1',
+      'FRE-OLDLIST2',
+    ]);
+
+    const again = run();
+    expect(again.status, again.stderr).to.equal(0);
+    expect(again.stdout).to.match(/^0 reshaped/);
+  });
 });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'chai';
 import { TICKET_SK } from '../../api/db/tables.js';
+import { TicketRepository } from '../../api/tickets/repository.js';
 import { legacyStore } from '../../scripts/legacy/generate.js';
 import { canonical } from '../../scripts/legacy/migrator.js';
 import { normaliseRecord } from '../../scripts/legacy/normalise.js';
@@ -94,7 +95,9 @@ describe('legacy migration (npm run migrate)', function () {
   function expectedItems(store: Record<string, unknown>): string[] {
     return Object.entries(store)
       .map(([key, raw]) => normaliseRecord(raw, key))
-      .flatMap((n) => (n.ok ? [n.record.ticket, ...n.record.messages] : []))
+      .flatMap((n) =>
+        n.ok ? [n.record.ticket, ...n.record.messages, ...TicketRepository.lookupItems(n.record.ticket)] : [],
+      )
       .map(canonical)
       .sort();
   }
@@ -212,6 +215,27 @@ describe('legacy migration (npm run migrate)', function () {
         .set('authorization', `Bearer ${m.token}`)
         .expect(200);
       expect(queue.body.items.map((t: { ticket_id: string }) => t.ticket_id)).to.deep.equal(['FRE-69BD8B68']);
+
+      // And in the queues: oldest unanswered first (closed tickets and answered ones wait for nothing), unassigned.
+      const waiting = await api
+        .http()
+        .get('/v1/tickets?sort=waiting&limit=100')
+        .set('authorization', `Bearer ${m.token}`)
+        .expect(200);
+      const waits = waiting.body.items as Array<{ ticket_id: string; waiting_since: string; status: string }>;
+      expect(waits.map((t) => t.waiting_since)).to.deep.equal(waits.map((t) => t.waiting_since).sort());
+      expect(waits.map((t) => t.status)).to.not.include('closed');
+      expect(waits.find((t) => t.ticket_id === '550e8400-e29b-41d4-a716-446655440000')?.waiting_since).to.equal(
+        '2024-01-15T10:30:00.000Z',
+      );
+      expect(waits.map((t) => t.ticket_id)).to.not.include('FRE-69BD8B68');
+      const unassigned = await api
+        .http()
+        .get('/v1/tickets?assigned_to=none&limit=100')
+        .set('authorization', `Bearer ${m.token}`)
+        .expect(200);
+      expect(unassigned.body.items).to.have.length(8);
+      expect(unassigned.body.items.map((t: { ticket_id: string }) => t.ticket_id)).to.not.include('FRE-69BD8B68');
 
       // Legacy tickets have no access token: the public API cannot open them with any token.
       await api.http().get('/v1/public/tickets/FRE-A508F75D').set('authorization', 'Bearer anything').expect(404);
