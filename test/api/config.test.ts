@@ -19,6 +19,8 @@ describe('configuration', () => {
     });
     expect(c.rateLimits).to.include({ ticketsPerHour: 5, messagesPerMinute: 20 });
     expect(c.trustProxyHops).to.equal(0);
+    expect(c.reopenWindowDays).to.equal(7);
+    expect(loadConfig({ REOPEN_WINDOW_DAYS: '30' }).reopenWindowDays).to.equal(30);
   });
 
   it('talks to an explicit endpoint when DYNAMODB_ENDPOINT is set, and to AWS in production', () => {
@@ -39,6 +41,7 @@ describe('configuration', () => {
     [{ AWS_REGION: 'Paris' }, /^Invalid configuration: AWS_REGION: /],
     [{ NODE_ENV: 'production' }, /^Invalid configuration: TOKEN_SIGNING_KEY: required when NODE_ENV=production/],
     [{ TRUST_PROXY_HOPS: 'true' }, /^Invalid configuration: TRUST_PROXY_HOPS: /],
+    [{ REOPEN_WINDOW_DAYS: 'a week' }, /^Invalid configuration: REOPEN_WINDOW_DAYS: expected a whole number/],
     [{ CORS_ORIGINS: '*' }, /^Invalid configuration: CORS_ORIGINS: expected an origin/],
     [{ CORS_ORIGINS: 'support.example.com' }, /^Invalid configuration: CORS_ORIGINS: expected an origin/],
     [{ CORS_ORIGINS: 'https://ok.example, *' }, /^Invalid configuration: CORS_ORIGINS: expected an origin/],

@@ -113,7 +113,9 @@ describe('every change is one transaction with its event', function () {
 
     expect(counts).to.deep.equal([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14]);
     const log = await ticketEvents(h, t.id);
-    expect(log.map((e) => e.type)).to.deep.equal([
+    // The two events of the reopening message share its instant: their order in the log is not defined.
+    const typesInLog = log.map((e) => e.type);
+    expect([...typesInLog.slice(0, 11), ...typesInLog.slice(11, 13).sort(), ...typesInLog.slice(13)]).to.deep.equal([
       'ticket.created',
       'message.created',
       'message.created',
@@ -125,18 +127,10 @@ describe('every change is one transaction with its event', function () {
       'ticket.updated',
       'message.created',
       'ticket.updated',
-      ...log
-        .slice(11, 13)
-        .map((e) => e.type)
-        .sort(),
+      'message.created',
+      'ticket.reopened',
       'ticket.deleted',
     ]);
-    expect(
-      log
-        .slice(11, 13)
-        .map((e) => e.type)
-        .sort(),
-    ).to.deep.equal(['message.created', 'ticket.reopened']);
     expect(log[4]?.data).to.include({ internal: true, type: 'internal' });
     expect(log[7]?.data.changes).to.deep.include({ status: { before: 'closed', after: 'in_progress' } });
     expect(log[9]?.data.changes).to.deep.equal({ status: { before: 'pending', after: 'in_progress' } });
