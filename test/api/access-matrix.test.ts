@@ -128,8 +128,9 @@ describe('access-control matrix', () => {
   let n = 0;
 
   before(async function () {
-    // Three accounts, each a password hash, a strength check and a login: slow on a busy machine.
-    this.timeout(60_000);
+    // Three accounts, each a password hash, a strength check and a login: slow on a busy machine. The first
+    // suite of a run also waits for DynamoDB Local's JVM to start.
+    this.timeout(120_000);
     h = await startHarness();
     credentials.malformed = 'not-a-credential';
     credentials.expired = await new SignJWT({ role: 'admin', name: 'x' })
