@@ -298,8 +298,10 @@ export class TicketRepository {
   /** Whether a ticket item read after the index still belongs to the list (deleted or moved meanwhile: no). */
   static belongs(target: ListTarget, item: TicketItem | undefined): item is TicketItem {
     if (!item || item.deleted_at || item.sk !== TICKET_SK) return false;
-    const { index, partitionValue } = target;
-    if (item[index.sortAttribute] === undefined) return false;
+    const { index, partitionValue, range } = target;
+    const sortValue = item[index.sortAttribute];
+    if (typeof sortValue !== 'string') return false;
+    if ((range.from && sortValue < range.from) || (range.to && sortValue > range.to)) return false;
     if (partitionValue.startsWith(TAG_LOOKUP_PREFIX)) {
       return (item.tags ?? []).includes(partitionValue.slice(TAG_LOOKUP_PREFIX.length));
     }
@@ -603,9 +605,7 @@ export class TicketRepository {
     const remove = [...change.remove];
     const next: Record<string, unknown> | undefined = current && { ...current, ...change.set, updated_at: now };
     if (next) for (const f of change.remove) delete next[f];
-    const moves = ['status', 'assigned_to', 'channel', 'priority'].some(
-      (f) => f in change.set || change.remove.includes(f),
-    );
+    const moves = ['status', 'assigned_to', 'channel'].some((f) => f in change.set || change.remove.includes(f));
     if (moves) {
       const after = { ...(current ?? {}), ...change.set } as Record<string, unknown>;
       for (const f of change.remove) delete after[f];

@@ -1,7 +1,8 @@
 /**
  * `npm run bench:writes [-- --endpoint http://127.0.0.1:8000 --rounds 5]`
  *
- * What one ticket creation, one customer message and one agent reply cost in DynamoDB: the calls the service
+ * What one ticket creation, one customer message, one agent reply, a later exchange and the agents' changes
+ * (priority, tags, close) cost in DynamoDB: the calls the service
  * makes (by operation and table) and the capacity DynamoDB reports for them (every call is sent with
  * `ReturnConsumedCapacity: TOTAL`). The service runs in this process on fresh tables, without a Mistral key
  * (the assistant answers with smart replies or the acknowledgement, which is stored like any reply).
@@ -15,15 +16,19 @@ import { createDynamoClients } from '../../api/db/client.js';
 import { startLocalEngine } from '../../api/db/local-engine.js';
 import { ensureTables } from '../../api/db/schema.js';
 import { TABLES } from '../../api/db/tables.js';
+import { EventLog } from '../../api/events/log.js';
+import { newEvent } from '../../api/events/model.js';
 import { createLogger } from '../../api/logger.js';
 import { buildRuntime } from '../../api/runtime.js';
+import { TicketRepository } from '../../api/tickets/repository.js';
 import { commandLine } from '../lib/command-line.js';
 
 const args = commandLine(
   `
 Usage: npm run bench:writes [-- options]
 
-DynamoDB calls and consumed capacity of a ticket creation, a customer message and an agent reply, through
+DynamoDB calls and consumed capacity of a ticket creation, a customer message, an agent reply, a later
+exchange and the agents' changes (priority, tags, close), through
 the service's own wiring on DynamoDB Local (started in memory unless --endpoint is given).
 
 Options:
@@ -54,6 +59,11 @@ const config = loadConfig({
   RATE_LIMIT_MESSAGES_PER_MINUTE: '1000000',
 });
 const runtime = await buildRuntime(config, createLogger({ level: 'error', silent: true }));
+const repository = new TicketRepository(
+  runtime.dynamo.doc,
+  tables.tickets as string,
+  new EventLog(runtime.dynamo.doc, tables.events as string, 30),
+);
 
 interface Call {
   operation: string;
@@ -104,7 +114,16 @@ const key = await call('POST', '/v1/api-keys', { name: 'bench', role: 'agent' },
 const agentKey = key.api_key as string;
 
 type Figure = { calls: Call[] };
-const results: Record<string, Figure[]> = { 'ticket creation': [], 'customer message': [], 'agent reply': [] };
+const results: Record<string, Figure[]> = {
+  'ticket creation': [],
+  'customer message': [],
+  'agent reply': [],
+  "analysis result (the worker's write)": [],
+  'customer message, then a later agent reply': [],
+  'priority change (PATCH)': [],
+  'tags change (PATCH, 2 tags)': [],
+  'close (PATCH)': [],
+};
 for (let round = 0; round < rounds; round++) {
   calls = [];
   const created = await call(
@@ -126,6 +145,42 @@ for (let round = 0; round < rounds; round++) {
   calls = [];
   await call('POST', `/v1/tickets/${id}/messages`, { content: 'Nous regardons votre ligne.' }, agentKey);
   results['agent reply']?.push({ calls });
+  // The analysis worker's write (what every customer message leads to when Mistral is configured): a
+  // summary and next action make the ticket item about 1.3 KB, as analysed tickets are.
+  calls = [];
+  const analytics = {
+    sentiment: 'negative' as const,
+    category: 'technical' as const,
+    urgency: 'high' as const,
+    churn_risk: 72,
+    summary: 'Connexion internet coupée chaque soir depuis lundi. '.repeat(12).trim(),
+    next_action: 'Planifier un diagnostic de ligne et rappeler le client avant 18 h. '.repeat(6).trim(),
+    analyzed_at: new Date().toISOString(),
+  };
+  const analysedAt = new Date().toISOString();
+  await repository.commit(
+    `bench-analysis-${round}`,
+    repository.setAnalytics(id, analytics, analysedAt, [newEvent('ticket.analyzed', id, 'assistant', analysedAt)]),
+  );
+  results["analysis result (the worker's write)"]?.push({ calls });
+  // The rest of a ticket's life: an exchange once it is in progress, and the agents' changes.
+  calls = [];
+  await call('POST', `/v1/public/tickets/${id}/messages`, { content: 'Merci, rien ne change' }, created.access_token);
+  await call('POST', `/v1/tickets/${id}/messages`, { content: 'Un technicien passe demain.' }, agentKey);
+  results['customer message, then a later agent reply']?.push({ calls });
+  const patch = async (name: string, body: unknown) => {
+    calls = [];
+    const res = await fetch(`${base}/v1/tickets/${id}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${agentKey}`, 'if-match': '*' },
+      body: JSON.stringify(body),
+    });
+    if (res.status !== 200) throw new Error(`PATCH: ${res.status} ${await res.text()}`);
+    results[name]?.push({ calls });
+  };
+  await patch('priority change (PATCH)', { priority: 'high' });
+  await patch('tags change (PATCH, 2 tags)', { tags: ['billing', 'fibre'] });
+  await patch('close (PATCH)', { status: 'closed' });
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
