@@ -300,6 +300,18 @@ describe('ticket queues: oldest waiting first', () => {
     expectIndexQueries(mine.commands, 'assignee-waiting_since-index', mine.pages);
     expect((await l.collect('?sort=waiting&assigned_to=none', 1)).ids).to.deep.equal(ids([0]));
   });
+
+  it("a move to pending ends the wait (the ticket waits for the customer); the customer's answer starts it again", async () => {
+    const id = ids([3])[0] as string;
+    await l.patch(id, { status: 'pending' });
+    expect(await l.read(id)).to.not.have.property('waiting_since');
+    expect((await l.collect('?sort=waiting', 3)).ids).to.not.include(id);
+    await l.customerWrites(t[3] as { id: string; token: string }, 'Here is the screenshot');
+    const back = await l.read(id);
+    expect(back.status).to.equal('in_progress');
+    expect(back.waiting_since).to.be.a('string');
+    expect((await l.collect('?sort=waiting', 3)).ids.at(-1)).to.equal(id);
+  });
 });
 
 describe('ticket queues: changed in a time range, newest change first', () => {
