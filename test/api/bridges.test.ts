@@ -179,6 +179,24 @@ describe('channel bridges', () => {
       expect(messages.map((m) => m.type)).to.deep.equal(['customer', 'assistant', 'customer', 'assistant']);
     });
 
+    it('names the faulty field of a message, whichever kind of message the body is', async () => {
+      const opened = await openFor(h, bridge, opening()).expect(201);
+      const id = opened.body.ticket.ticket_id as string;
+      const paths = (res: Response) => res.body.error.details.map((d: Json) => d.path);
+      const empty = await writeAs(h, bridge, id, { from: 'customer', content: '  ' }).expect(400);
+      expect(paths(empty)).to.deep.equal(['body.content']);
+      const unknown = await writeAs(h, bridge, id, { from: 'robot', content: 'x' }).expect(400);
+      expect(paths(unknown)).to.deep.equal(['body.from']);
+      expect(unknown.body.error.details[0].message).to.match(/"customer".*"agent"/);
+      const noteAsCustomer = await writeAs(h, bridge, id, { from: 'customer', content: 'x', internal: true }).expect(
+        400,
+      );
+      expect(paths(noteAsCustomer)).to.deep.equal(['body.internal']);
+      const agent = await h.user('agent');
+      const emptyReply = await writeAs(h, agent.token, id, { content: '' }).expect(400);
+      expect(paths(emptyReply)).to.deep.equal(['body.content']);
+    });
+
     it('refuses a message on a closed ticket with 409, and on an unknown ticket with 404', async () => {
       const opened = await openFor(h, bridge, opening()).expect(201);
       const id = opened.body.ticket.ticket_id as string;
