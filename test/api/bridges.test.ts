@@ -488,3 +488,60 @@ describe('channel bridges: limits per API key', () => {
     }
   });
 });
+
+describe('channel bridges: a transaction that loses to a concurrent one', () => {
+  // DynamoDB Local runs transactions one at a time and never reports a TransactionConflict, which DynamoDB does
+  // when two transactions touch the same item at once: the SDK-level failure stands in for it.
+  let h: Harness;
+  let bridge: string;
+  let conflicts = 0;
+  let markerWrites = 0;
+
+  before(async () => {
+    h = await startHarness();
+    bridge = await newKey(h);
+    h.runtime.dynamo.client.middlewareStack.add(
+      (next) => async (args) => {
+        const input = args.input as { TransactItems?: unknown[] };
+        if (input.TransactItems && JSON.stringify(input).includes('#external-message#')) {
+          markerWrites++;
+          if (conflicts > 0) {
+            conflicts--;
+            throw Object.assign(new Error('Transaction cancelled'), {
+              name: 'TransactionCanceledException',
+              CancellationReasons: input.TransactItems.map(() => ({ Code: 'TransactionConflict' })),
+              $metadata: { httpStatusCode: 400 },
+            });
+          }
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'transaction-conflict' },
+    );
+  });
+  after(() => h.close());
+
+  it('is tried again, and the message is stored once', async () => {
+    const opened = await openFor(h, bridge, opening()).expect(201);
+    const id = opened.body.ticket.ticket_id as string;
+    conflicts = 2;
+    markerWrites = 0;
+    const body = { from: 'customer', content: 'Après un conflit', external_message_id: `wamid.${randomUUID()}` };
+    const res = await writeAs(h, bridge, id, body).expect(201);
+    expect(res.headers).to.not.have.property('idempotent-replayed');
+    expect(markerWrites).to.equal(3);
+    expect((await conversation(h, id)).filter((m) => m.content === 'Après un conflit')).to.have.length(1);
+  });
+
+  it('lost to the same message stored first: answered with that message, nothing stored again', async () => {
+    const body = opening({ external_message_id: `wamid.${randomUUID()}` });
+    const first = await openFor(h, bridge, body).expect(201);
+    conflicts = 1;
+    markerWrites = 0;
+    const again = await openFor(h, bridge, body).expect(201);
+    expect(markerWrites).to.equal(1);
+    expect(again.headers['idempotent-replayed']).to.equal('true');
+    expect(again.body.ticket.ticket_id).to.equal(first.body.ticket.ticket_id);
+    expect(await ticketsOf(h, body.customer.external_id)).to.have.length(1);
+  });
+});
