@@ -181,6 +181,24 @@ describe('channel bridges', () => {
       expect(messages.map((m) => m.type)).to.deep.equal(['customer', 'assistant', 'customer', 'assistant']);
     });
 
+    it('names the faulty field of a message, whichever kind of message the body is', async () => {
+      const opened = await openFor(h, bridge, opening()).expect(201);
+      const id = opened.body.ticket.ticket_id as string;
+      const paths = (res: Response) => res.body.error.details.map((d: Json) => d.path);
+      const empty = await writeAs(h, bridge, id, { from: 'customer', content: '  ' }).expect(400);
+      expect(paths(empty)).to.deep.equal(['body.content']);
+      const unknown = await writeAs(h, bridge, id, { from: 'robot', content: 'x' }).expect(400);
+      expect(paths(unknown)).to.deep.equal(['body.from']);
+      expect(unknown.body.error.details[0].message).to.match(/"customer".*"agent"/);
+      const noteAsCustomer = await writeAs(h, bridge, id, { from: 'customer', content: 'x', internal: true }).expect(
+        400,
+      );
+      expect(paths(noteAsCustomer)).to.deep.equal(['body.internal']);
+      const agent = await h.user('agent');
+      const emptyReply = await writeAs(h, agent.token, id, { content: '' }).expect(400);
+      expect(paths(emptyReply)).to.deep.equal(['body.content']);
+    });
+
     it('reopens a recently closed ticket, refuses one closed past the reopen window (409) and an unknown one (404)', async () => {
       const opened = await openFor(h, bridge, opening()).expect(201);
       const id = opened.body.ticket.ticket_id as string;
@@ -485,5 +503,62 @@ describe('channel bridges: limits per API key', () => {
     } finally {
       await h.close();
     }
+  });
+});
+
+describe('channel bridges: a transaction that loses to a concurrent one', () => {
+  // DynamoDB Local runs transactions one at a time and never reports a TransactionConflict, which DynamoDB does
+  // when two transactions touch the same item at once: the SDK-level failure stands in for it.
+  let h: Harness;
+  let bridge: string;
+  let conflicts = 0;
+  let markerWrites = 0;
+
+  before(async () => {
+    h = await startHarness();
+    bridge = await newKey(h);
+    h.runtime.dynamo.client.middlewareStack.add(
+      (next) => async (args) => {
+        const input = args.input as { TransactItems?: unknown[] };
+        if (input.TransactItems && JSON.stringify(input).includes('#external-message#')) {
+          markerWrites++;
+          if (conflicts > 0) {
+            conflicts--;
+            throw Object.assign(new Error('Transaction cancelled'), {
+              name: 'TransactionCanceledException',
+              CancellationReasons: input.TransactItems.map(() => ({ Code: 'TransactionConflict' })),
+              $metadata: { httpStatusCode: 400 },
+            });
+          }
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'transaction-conflict' },
+    );
+  });
+  after(() => h.close());
+
+  it('is tried again, and the message is stored once', async () => {
+    const opened = await openFor(h, bridge, opening()).expect(201);
+    const id = opened.body.ticket.ticket_id as string;
+    conflicts = 2;
+    markerWrites = 0;
+    const body = { from: 'customer', content: 'Après un conflit', external_message_id: `wamid.${randomUUID()}` };
+    const res = await writeAs(h, bridge, id, body).expect(201);
+    expect(res.headers).to.not.have.property('idempotent-replayed');
+    expect(markerWrites).to.equal(3);
+    expect((await conversation(h, id)).filter((m) => m.content === 'Après un conflit')).to.have.length(1);
+  });
+
+  it('lost to the same message stored first: answered with that message, nothing stored again', async () => {
+    const body = opening({ external_message_id: `wamid.${randomUUID()}` });
+    const first = await openFor(h, bridge, body).expect(201);
+    conflicts = 1;
+    markerWrites = 0;
+    const again = await openFor(h, bridge, body).expect(201);
+    expect(markerWrites).to.equal(1);
+    expect(again.headers['idempotent-replayed']).to.equal('true');
+    expect(again.body.ticket.ticket_id).to.equal(first.body.ticket.ticket_id);
+    expect(await ticketsOf(h, body.customer.external_id)).to.have.length(1);
   });
 });
