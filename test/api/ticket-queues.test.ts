@@ -80,6 +80,12 @@ async function lists(): Promise<Lists> {
   };
 }
 
+/** Resolves once the clock has moved to a later millisecond. */
+async function nextMillisecond(): Promise<void> {
+  const now = Date.now();
+  while (Date.now() <= now) await new Promise((r) => setTimeout(r, 1));
+}
+
 /**
  * Each page is one Query of `index` (key condition only) and one read of its tickets by key; never a Scan.
  * (Commands on other tables, the caller's account, are not the list's.)
@@ -324,10 +330,17 @@ describe('ticket queues: changed in a time range, newest change first', () => {
   it('lists the tickets changed in the range from the updated_at index, the newest change first', async () => {
     const t = [];
     for (let i = 0; i < 5; i++) t.push((await l.h.ticket({ message: `changing ${i}`, channel: 'email' })).id);
-    const start = new Date().toISOString();
+    // Range bounds strictly between the stamps of the changes (timestamps have millisecond precision).
+    const boundary = async () => {
+      await nextMillisecond();
+      const at = new Date().toISOString();
+      await nextMillisecond();
+      return at;
+    };
+    const start = await boundary();
     // Changed in the order 3, 0, 4; tickets 1 and 2 keep their creation time as last change.
     for (const i of [3, 0, 4]) await l.patch(t[i] as string, { priority: 'high' });
-    const end = new Date().toISOString();
+    const end = await boundary();
     await l.patch(t[1] as string, { priority: 'low' });
 
     const inRange = await l.collect(`?updated_from=${start}&updated_to=${end}`, 2);

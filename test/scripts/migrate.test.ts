@@ -244,6 +244,52 @@ describe('legacy migration (npm run migrate)', function () {
     }
   });
 
+  it('puts imported tickets in the tag, customer and waiting lists', async () => {
+    const record = (id: string, minute: number, extra: Record<string, unknown>) => ({
+      ticket_id: id,
+      customer_name: 'Zoé',
+      channel: 'email',
+      status: 'nouveau',
+      priority: 'normale',
+      created_at: `2025-11-21T10:${minute}:00.000000`,
+      messages: [
+        {
+          message_id: `${id}-1`,
+          content: 'Bonjour',
+          author: 'Zoé',
+          timestamp: `2025-11-21T10:${minute}:00.000000`,
+          type: 'client',
+        },
+      ],
+      ...extra,
+    });
+    const file = join(tmp(), 'tagged.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        'FRE-7A6000A1': record('FRE-7A6000A1', 10, { tags: ['fibre', 'vip'], customer_email: 'Zoe@Example.com' }),
+        'FRE-7A6000A2': record('FRE-7A6000A2', 20, { tags: ['fibre'] }),
+      }),
+    );
+    const run = await migrate(['--file', file]);
+    expect(run.code, run.stdout + run.stderr).to.equal(0);
+
+    const api = await startHarness({ TICKETS_TABLE: env.TICKETS_TABLE as string });
+    try {
+      const m = await api.user('manager');
+      const ids = async (query: string) =>
+        (
+          await api.http().get(`/v1/tickets?${query}`).set('authorization', `Bearer ${m.token}`).expect(200)
+        ).body.items.map((t: { ticket_id: string }) => t.ticket_id);
+      expect(await ids('tag=fibre')).to.deep.equal(['FRE-7A6000A2', 'FRE-7A6000A1']);
+      expect(await ids('tag=vip')).to.deep.equal(['FRE-7A6000A1']);
+      expect(await ids('customer=zoe@example.com')).to.deep.equal(['FRE-7A6000A1']);
+      expect(await ids('sort=waiting')).to.deep.equal(['FRE-7A6000A1', 'FRE-7A6000A2']);
+    } finally {
+      await api.close();
+    }
+  });
+
   it('keeps a timestamped backup next to the source and never overwrites an earlier one', async () => {
     const file = copyFixture('tickets.json');
     await migrate(['--file', file]);
