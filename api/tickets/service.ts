@@ -336,6 +336,8 @@ export class TicketService {
       type: message.type,
       author_name: message.author_name,
       internal: message.type === 'internal',
+      // The text travels with the event: a bridge relays an agent's reply, a screen shows it, without a read.
+      content: message.content,
       ...(changes && !isNoop(changes) && { changes: changes.changes }),
     });
   }

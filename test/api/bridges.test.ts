@@ -358,6 +358,25 @@ describe('channel bridges', () => {
   });
 
   describe('what an integration key may do', () => {
+    it("an agent's reply reaches the bridge with its text in the event; internal notes are marked internal", async () => {
+      const opened = await openFor(h, bridge, opening()).expect(201);
+      const id = opened.body.ticket.ticket_id as string;
+      const agent = await h.user('agent');
+      await writeAs(h, agent.token, id, { content: 'Please restart your box' }).expect(201);
+      await writeAs(h, agent.token, id, { content: 'Customer is on the premium plan', internal: true }).expect(201);
+      await writeAs(h, bridge, id, { from: 'customer', content: 'Done, still nothing' }).expect(201);
+      const history = await h
+        .http()
+        .get(`/v1/tickets/${id}/history`)
+        .set('authorization', `Bearer ${bridge}`)
+        .expect(200);
+      const messages = history.body.events.filter((e: Json) => e.type === 'message.created');
+      const byType = (type: string) => messages.find((e: Json) => (e.data as Json).type === type)?.data as Json;
+      expect(byType('agent')).to.include({ content: 'Please restart your box', internal: false });
+      expect(byType('internal')).to.include({ content: 'Customer is on the premium plan', internal: true });
+      expect(byType('customer')).to.include({ content: 'Done, still nothing', internal: false });
+    });
+
     it('reads what an agent reads: the queue, a ticket, its conversation, its history, the change feed', async () => {
       const opened = await openFor(h, bridge, opening()).expect(201);
       const id = opened.body.ticket.ticket_id as string;
