@@ -110,10 +110,13 @@ export async function checkedAddresses(host: string, policy: UrlPolicy): Promise
   return addresses;
 }
 
-/** The whole check of a subscription's URL (creation, change). */
+/**
+ * The whole check of a subscription's URL (creation, change). Where private addresses are allowed nothing
+ * needs the name's addresses, so it is not resolved (a receiver's name may only exist where it runs).
+ */
 export async function checkUrl(raw: string, policy: UrlPolicy): Promise<URL> {
   const url = checkUrlSyntax(raw, policy);
-  await checkedAddresses(hostOf(url), policy);
+  if (!policy.allowPrivate) await checkedAddresses(hostOf(url), policy);
   return url;
 }
 

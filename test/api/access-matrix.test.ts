@@ -62,6 +62,8 @@ const ROUTES: RouteCase[] = [
   },
   { method: 'post', path: '/v1/api-keys', body: { name: 'k', role: 'agent' }, access: 'admin' },
   { method: 'delete', path: '/v1/api-keys/0123456789abcdef', access: 'admin' },
+  { method: 'get', path: '/v1/webhooks', access: 'admin' },
+  { method: 'post', path: '/v1/webhooks', body: { url: 'http://127.0.0.1:9/hook', events: ['*'] }, access: 'admin' },
 ];
 
 const RANK = { agent: 1, manager: 2, admin: 3 } as const;
