@@ -88,6 +88,10 @@ export class WebhookDispatcher {
   /** Chains of attempts running, by subscription and ticket. */
   private readonly chains = new Map<string, Promise<void>>();
   private readonly activePerWebhook = new Map<string, number>();
+  /** Subscriptions with due deliveries this task left in their queue for want of room. */
+  private readonly backlog = new Set<string>();
+  /** Looks at one subscription's due queue under way. */
+  private readonly duePolls = new Map<string, Promise<void>>();
   private readonly aborts = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
@@ -129,6 +133,7 @@ export class WebhookDispatcher {
     clearTimeout(this.timer);
     this.aborts.abort();
     await this.ticking;
+    await Promise.allSettled([...this.duePolls.values()]);
     await Promise.allSettled([...this.chains.values()]);
   }
 
@@ -226,6 +231,7 @@ export class WebhookDispatcher {
     for (const [key, { sub, events: list }] of groups) {
       const take = !this.stopped && !this.chains.has(key) && this.hasRoom(sub.webhook_id);
       if (take) this.reserve(sub.webhook_id);
+      else this.backlog.add(sub.webhook_id);
       const token = randomUUID();
       const created: Array<Delivery | undefined> = new Array(list.length);
       const puts = list.map((event, k) => async () => {
@@ -250,27 +256,55 @@ export class WebhookDispatcher {
   private async pollDue(enabled: SigningSubscription[]): Promise<void> {
     for (const sub of enabled) {
       if (this.stopped) return;
-      const room = this.options.perWebhookConcurrency - (this.activePerWebhook.get(sub.webhook_id) ?? 0);
-      if (room <= 0 || this.active >= this.options.concurrency) continue;
-      const now = this.now();
-      const due = await this.deps.repository.due(sub.webhook_id, iso(now), room * 8);
-      const byTicket = new Map<string, Delivery[]>();
-      for (const d of due.sort((a, b) => (a.event.id < b.event.id ? -1 : 1))) {
-        const key = chainKey(sub.webhook_id, d.event.ticket_id);
-        if (this.chains.has(key)) continue;
-        byTicket.set(key, [...(byTicket.get(key) ?? []), d]);
-      }
-      for (const [key, list] of byTicket) {
-        if (!this.hasRoom(sub.webhook_id) || this.stopped) break;
-        this.reserve(sub.webhook_id);
-        const claimed: Delivery[] = [];
-        for (const [k, d] of list.entries()) {
-          const c = await this.deps.repository.claim(d, iso(now), iso(now + this.leaseMs(k + 1)), randomUUID());
-          if (c) claimed.push(c);
-        }
-        this.runChain(key, sub.webhook_id, claimed, true);
-      }
+      await this.pollQueue(sub);
     }
+  }
+
+  /** One look at a subscription's due queue, unless one is under way. */
+  private pollQueue(sub: SigningSubscription): Promise<void> {
+    const running = this.duePolls.get(sub.webhook_id);
+    if (running) return running;
+    this.backlog.delete(sub.webhook_id);
+    const run = this.takeDue(sub)
+      .catch((err: Error) => {
+        if (!this.stopped) this.deps.logger.warn('webhook queue not readable', { err: err.message });
+      })
+      .finally(() => this.duePolls.delete(sub.webhook_id));
+    this.duePolls.set(sub.webhook_id, run);
+    return run;
+  }
+
+  private async takeDue(sub: SigningSubscription): Promise<void> {
+    const room = this.options.perWebhookConcurrency - (this.activePerWebhook.get(sub.webhook_id) ?? 0);
+    if (room <= 0 || this.active >= this.options.concurrency) {
+      this.backlog.add(sub.webhook_id);
+      return;
+    }
+    const now = this.now();
+    const limit = room * 8;
+    const due = await this.deps.repository.due(sub.webhook_id, iso(now), limit);
+    const byTicket = new Map<string, Delivery[]>();
+    for (const d of due.sort((a, b) => (a.event.id < b.event.id ? -1 : 1))) {
+      const key = chainKey(sub.webhook_id, d.event.ticket_id);
+      if (this.chains.has(key)) continue;
+      byTicket.set(key, [...(byTicket.get(key) ?? []), d]);
+    }
+    let left = due.length >= limit;
+    for (const [key, list] of byTicket) {
+      if (this.stopped) return;
+      if (!this.hasRoom(sub.webhook_id)) {
+        left = true;
+        break;
+      }
+      this.reserve(sub.webhook_id);
+      const claimed: Delivery[] = [];
+      for (const [k, d] of list.entries()) {
+        const c = await this.deps.repository.claim(d, iso(now), iso(now + this.leaseMs(k + 1)), randomUUID());
+        if (c) claimed.push(c);
+      }
+      this.runChain(key, sub.webhook_id, claimed, true);
+    }
+    if (left) this.backlog.add(sub.webhook_id);
   }
 
   /** The k-th attempt of a chain may have to wait for the k - 1 before it: its lease covers them all. */
@@ -307,6 +341,9 @@ export class WebhookDispatcher {
         if (n > 0) this.activePerWebhook.set(webhookId, n);
         else this.activePerWebhook.delete(webhookId);
       }
+      // A slot is free: deliveries left waiting in the queue are taken now, not at the next poll.
+      const sub = this.subs.get(webhookId);
+      if (this.backlog.has(webhookId) && sub?.enabled && !this.stopped) void this.pollQueue(sub);
     });
     this.chains.set(key, run);
   }
