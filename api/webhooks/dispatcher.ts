@@ -65,13 +65,15 @@ export const DEFAULT_DISPATCHER_OPTIONS = {
   retryWindowMs: 24 * 3600_000,
   retryAfterCapMs: 3600_000,
   disableAfterMs: 3 * 24 * 3600_000,
-  concurrency: 32,
-  perWebhookConcurrency: 4,
+  concurrency: 64,
+  perWebhookConcurrency: 8,
   catchUpMs: 24 * 3600_000,
 } satisfies Partial<DispatcherOptions>;
 
 /** How often the checkpoint is written while it moves. */
 const CHECKPOINT_EVERY_MS = 5000;
+/** Shortest pause between two steps, so a step that overruns the poll interval still yields. */
+const MIN_PAUSE_MS = 20;
 /** Puts sent at once by a fan-out. */
 const PUTS_AT_ONCE = 16;
 
@@ -147,9 +149,11 @@ export class WebhookDispatcher {
     if (this.stopped) return;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
+      const started = this.now();
       this.ticking = this.tick().finally(() => {
         this.ticking = undefined;
-        this.schedule(this.options.feedPollMs);
+        // A fixed rate: a slow step (many deliveries to create) does not add its own length to the next wait.
+        this.schedule(Math.max(MIN_PAUSE_MS, this.options.feedPollMs - (this.now() - started)));
       });
     }, delayMs);
     this.timer.unref();
@@ -231,7 +235,6 @@ export class WebhookDispatcher {
     for (const [key, { sub, events: list }] of groups) {
       const take = !this.stopped && !this.chains.has(key) && this.hasRoom(sub.webhook_id);
       if (take) this.reserve(sub.webhook_id);
-      else this.backlog.add(sub.webhook_id);
       const token = randomUUID();
       const created: Array<Delivery | undefined> = new Array(list.length);
       const puts = list.map((event, k) => async () => {
@@ -247,6 +250,11 @@ export class WebhookDispatcher {
         for (const r of results) if (r.status === 'rejected') errors.push(r.reason);
         const mine = created.filter((d): d is Delivery => d !== undefined);
         if (take) this.runChain(key, sub.webhook_id, mine, true);
+        else if (mine.length > 0) {
+          // Left due in the queue: taken when a slot frees, or now if one already has.
+          this.backlog.add(sub.webhook_id);
+          if (!this.chains.has(key) && this.hasRoom(sub.webhook_id)) void this.pollQueue(sub);
+        }
       });
     }
     await pool(jobs, PUTS_AT_ONCE);
@@ -268,17 +276,25 @@ export class WebhookDispatcher {
     const run = this.takeDue(sub)
       .catch((err: Error) => {
         if (!this.stopped) this.deps.logger.warn('webhook queue not readable', { err: err.message });
+        return false;
       })
-      .finally(() => this.duePolls.delete(sub.webhook_id));
+      .then((progress) => {
+        this.duePolls.delete(sub.webhook_id);
+        // More may be waiting (a full page, or deliveries queued meanwhile): look again while it moves.
+        if (progress && this.backlog.has(sub.webhook_id) && this.hasRoom(sub.webhook_id) && !this.stopped) {
+          void this.pollQueue(sub);
+        }
+      });
     this.duePolls.set(sub.webhook_id, run);
     return run;
   }
 
-  private async takeDue(sub: SigningSubscription): Promise<void> {
+  /** Takes what is due in one subscription's queue, as far as there is room; true when it started some. */
+  private async takeDue(sub: SigningSubscription): Promise<boolean> {
     const room = this.options.perWebhookConcurrency - (this.activePerWebhook.get(sub.webhook_id) ?? 0);
     if (room <= 0 || this.active >= this.options.concurrency) {
       this.backlog.add(sub.webhook_id);
-      return;
+      return false;
     }
     const now = this.now();
     const limit = room * 8;
@@ -289,22 +305,32 @@ export class WebhookDispatcher {
       if (this.chains.has(key)) continue;
       byTicket.set(key, [...(byTicket.get(key) ?? []), d]);
     }
-    let left = due.length >= limit;
+    // Deliveries of a ticket whose chain runs are taken when it ends.
+    let left = due.length >= limit || byTicket.size < new Set(due.map((d) => d.event.ticket_id)).size;
+    let started = 0;
     for (const [key, list] of byTicket) {
-      if (this.stopped) return;
+      if (this.stopped) return started > 0;
       if (!this.hasRoom(sub.webhook_id)) {
         left = true;
         break;
       }
+      started++;
       this.reserve(sub.webhook_id);
-      const claimed: Delivery[] = [];
-      for (const [k, d] of list.entries()) {
-        const c = await this.deps.repository.claim(d, iso(now), iso(now + this.leaseMs(k + 1)), randomUUID());
-        if (c) claimed.push(c);
-      }
-      this.runChain(key, sub.webhook_id, claimed, true);
+      const claims = await Promise.all(
+        list.map((d, k) => this.deps.repository.claim(d, iso(now), iso(now + this.leaseMs(k + 1)), randomUUID())),
+      ).catch((err: unknown) => {
+        this.release(sub.webhook_id);
+        throw err;
+      });
+      this.runChain(
+        key,
+        sub.webhook_id,
+        claims.filter((c): c is Delivery => c !== undefined),
+        true,
+      );
     }
     if (left) this.backlog.add(sub.webhook_id);
+    return started > 0;
   }
 
   /** The k-th attempt of a chain may have to wait for the k - 1 before it: its lease covers them all. */
@@ -323,24 +349,34 @@ export class WebhookDispatcher {
     this.activePerWebhook.set(webhookId, (this.activePerWebhook.get(webhookId) ?? 0) + 1);
   }
 
+  private release(webhookId: string): void {
+    const n = (this.activePerWebhook.get(webhookId) ?? 1) - 1;
+    if (n > 0) this.activePerWebhook.set(webhookId, n);
+    else this.activePerWebhook.delete(webhookId);
+  }
+
   private runChain(key: string, webhookId: string, deliveries: Delivery[], reserved: boolean): void {
+    const failed = (err: Error): void => {
+      this.deps.logger.error('webhook delivery error', { webhook_id: webhookId, err: err.message });
+    };
     const run = (async () => {
+      // The next attempt starts as soon as the previous one is answered; their records are written meanwhile.
+      const records: Promise<void>[] = [];
       for (const d of deliveries) {
         if (this.stopped) {
           await this.deps.repository.release(d, iso(this.now())).catch(() => undefined);
           continue;
         }
-        await this.attempt(d).catch((err: Error) =>
-          this.deps.logger.error('webhook delivery error', { webhook_id: webhookId, err: err.message }),
-        );
+        const attempt = await this.attempt(d).catch((err: Error) => {
+          failed(err);
+          return undefined;
+        });
+        if (attempt) records.push(attempt.recorded.catch(failed));
       }
+      await Promise.all(records);
     })().finally(() => {
       this.chains.delete(key);
-      if (reserved) {
-        const n = (this.activePerWebhook.get(webhookId) ?? 1) - 1;
-        if (n > 0) this.activePerWebhook.set(webhookId, n);
-        else this.activePerWebhook.delete(webhookId);
-      }
+      if (reserved) this.release(webhookId);
       // A slot is free: deliveries left waiting in the queue are taken now, not at the next poll.
       const sub = this.subs.get(webhookId);
       if (this.backlog.has(webhookId) && sub?.enabled && !this.stopped) void this.pollQueue(sub);
@@ -355,24 +391,30 @@ export class WebhookDispatcher {
     return this.subs.get(webhookId);
   }
 
-  private async attempt(d: Delivery): Promise<void> {
-    const { repository, sender, logger } = this.deps;
+  /** Makes one attempt; `recorded` settles once its outcome is written. */
+  private async attempt(d: Delivery): Promise<{ recorded: Promise<void> } | undefined> {
+    const { repository, sender } = this.deps;
     const sub = await this.subscription(d.webhook_id);
     if (!sub) {
       await repository.remove(d);
-      return;
+      return undefined;
     }
     if (!sub.enabled) {
       // Paused: it waits in its queue, which is polled again once the subscription is enabled.
       await repository.release(d, iso(this.now()));
-      return;
+      return undefined;
     }
     const result = await sender.send(sub, d, this.aborts.signal);
     this.attempts++;
     if (result.aborted) {
       await repository.release(d, iso(this.now())).catch(() => undefined);
-      return;
+      return undefined;
     }
+    return { recorded: this.record(sub, d, result) };
+  }
+
+  private async record(sub: SigningSubscription, d: Delivery, result: AttemptResult): Promise<void> {
+    const { repository, logger } = this.deps;
     const at = this.now();
     const outcome: AttemptRecord = {
       at: iso(at),

@@ -6,6 +6,7 @@
  */
 import { expect } from 'chai';
 import type { TicketEvent } from '../../../api/events/model.js';
+import { DEFAULT_DISPATCHER_OPTIONS } from '../../../api/webhooks/dispatcher.js';
 import { eventually, FAST_ASSISTANT, logLines, sleep } from '../../support/assistant.js';
 import { ticketEvents } from '../../support/events.js';
 import { ADMIN_KEY, type Harness, startHarness } from '../../support/harness.js';
@@ -235,7 +236,7 @@ describe('webhooks: delivery', () => {
         { timeoutMs: 30_000 },
       );
       // The dead one was only ever given its own few slots, and its attempts time out into retries.
-      expect(dead.maxOpen).to.be.at.most(4);
+      expect(dead.maxOpen).to.be.at.most(DEFAULT_DISPATCHER_OPTIONS.perWebhookConcurrency);
       await eventually('a timed-out attempt', async () =>
         (await deliveries(h, deadSub.webhook_id)).find((d) => String(d.error).startsWith('no answer within')),
       );
