@@ -66,7 +66,7 @@ export const DEFAULT_DISPATCHER_OPTIONS = {
   retryAfterCapMs: 3600_000,
   disableAfterMs: 3 * 24 * 3600_000,
   concurrency: 64,
-  perWebhookConcurrency: 8,
+  perWebhookConcurrency: 16,
   catchUpMs: 24 * 3600_000,
 } satisfies Partial<DispatcherOptions>;
 

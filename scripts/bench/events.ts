@@ -189,6 +189,19 @@ while ((latencies.length < expected || webhookLatencies.length < total) && Date.
 const loadQps = ((eventQueries - loadStart) * 1000) / (Date.now() - started);
 for (const s of sources) s.close();
 
+// Where a webhook's latency goes, over its last 100 deliveries: event -> delivery item -> first attempt.
+const hookId = ((await hook.json()) as { webhook_id: string }).webhook_id;
+const recent = (
+  (await (await fetch(`${base}/v1/webhooks/${hookId}/deliveries?limit=100`, { headers: auth })).json()) as {
+    deliveries: Array<{ event_id: string; created_at: string; last_attempt_at: string | null }>;
+  }
+).deliveries;
+const toItem = recent.map((d) => Date.parse(d.created_at) - Date.parse(d.event_id.slice(0, 24))).sort((a, b) => a - b);
+const itemToAttempt = recent
+  .filter((d) => d.last_attempt_at)
+  .map((d) => Date.parse(String(d.last_attempt_at)) - Date.parse(d.created_at))
+  .sort((a, b) => a - b);
+
 latencies.sort((a, b) => a - b);
 webhookLatencies.sort((a, b) => a - b);
 const percentile = (list: number[], p: number) =>
@@ -203,6 +216,10 @@ console.log(
       deliveries: { expected, received: latencies.length },
       event_to_stream_ms: { p50: pct(50), p99: pct(99), max: latencies[latencies.length - 1] },
       webhook_deliveries: { expected: total, received: webhookLatencies.length },
+      webhook_last_100_p50_ms: {
+        event_to_delivery_item: percentile(toItem, 50),
+        delivery_item_to_attempt_answered: percentile(itemToAttempt, 50),
+      },
       event_to_webhook_ms: {
         p50: percentile(webhookLatencies, 50),
         p99: percentile(webhookLatencies, 99),
