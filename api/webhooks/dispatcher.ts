@@ -92,6 +92,8 @@ export class WebhookDispatcher {
   private readonly activePerWebhook = new Map<string, number>();
   /** Subscriptions with due deliveries this task left in their queue for want of room. */
   private readonly backlog = new Set<string>();
+  /** Deliveries left in each subscription's queue by fan-outs so far (a look that began earlier missed them). */
+  private readonly queued = new Map<string, number>();
   /** Looks at one subscription's due queue under way. */
   private readonly duePolls = new Map<string, Promise<void>>();
   private readonly aborts = new AbortController();
@@ -253,6 +255,7 @@ export class WebhookDispatcher {
         else if (mine.length > 0) {
           // Left due in the queue: taken when a slot frees, or now if one already has.
           this.backlog.add(sub.webhook_id);
+          this.queued.set(sub.webhook_id, (this.queued.get(sub.webhook_id) ?? 0) + 1);
           if (!this.chains.has(key) && this.hasRoom(sub.webhook_id)) void this.pollQueue(sub);
         }
       });
@@ -273,6 +276,7 @@ export class WebhookDispatcher {
     const running = this.duePolls.get(sub.webhook_id);
     if (running) return running;
     this.backlog.delete(sub.webhook_id);
+    const queuedBefore = this.queued.get(sub.webhook_id) ?? 0;
     const run = this.takeDue(sub)
       .catch((err: Error) => {
         if (!this.stopped) this.deps.logger.warn('webhook queue not readable', { err: err.message });
@@ -280,8 +284,9 @@ export class WebhookDispatcher {
       })
       .then((progress) => {
         this.duePolls.delete(sub.webhook_id);
-        // More may be waiting (a full page, or deliveries queued meanwhile): look again while it moves.
-        if (progress && this.backlog.has(sub.webhook_id) && this.hasRoom(sub.webhook_id) && !this.stopped) {
+        // More may be waiting: a full page taken (look again while it moves), or deliveries queued meanwhile.
+        const missed = (this.queued.get(sub.webhook_id) ?? 0) !== queuedBefore;
+        if ((progress || missed) && this.backlog.has(sub.webhook_id) && this.hasRoom(sub.webhook_id) && !this.stopped) {
           void this.pollQueue(sub);
         }
       });
