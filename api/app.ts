@@ -23,8 +23,10 @@ import type { RateLimiters } from './http/rate-limits.js';
 import { type ReportDeps, reportsRouter } from './http/reports-router.js';
 import { requestContext } from './http/request-context.js';
 import { ticketsRouter } from './http/tickets-router.js';
+import { webhooksRouter } from './http/webhooks-router.js';
 import type { Logger } from './logger.js';
 import type { TicketService } from './tickets/service.js';
+import type { WebhookService } from './webhooks/service.js';
 
 export interface AppDeps {
   logger: Logger;
@@ -38,6 +40,8 @@ export interface AppDeps {
   reports: Omit<ReportDeps, 'logger'>;
   health: HealthDeps;
   events: EventsDeps;
+  /** Webhook subscriptions and their deliveries (admins). */
+  webhooks: WebhookService;
   rateLimiters: RateLimiters;
   /** Replays of creation requests sent with an Idempotency-Key. */
   idempotency: Idempotency;
@@ -75,6 +79,7 @@ export function createApp(deps: AppDeps): Express {
     ticketsRouter(registry, deps.auth, deps.tickets, deps.rateLimiters, deps.idempotency, deps.canned),
     cannedRouter(registry, deps.auth, deps.canned),
     eventsRouter(registry, deps.auth, deps.events),
+    webhooksRouter(registry, deps.auth, deps.webhooks, deps.idempotency),
     authRouter(registry, deps.auth, deps.rateLimiters, { secureCookies: deps.secureCookies }, deps.idempotency),
     auditRouter(registry, deps.auth, deps.audit),
     docsRouter(registry),

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { CONTAINER_PORT, ENV, PROXY_HOPS_ON_AWS, SECRET_ENV, SSE_HEARTBEAT_MS } from './contract.js';
-import { eventsTable, principalsTable, rateLimitsTable, ticketsTable } from './db/tables.js';
+import { eventsTable, principalsTable, rateLimitsTable, ticketsTable, webhooksTable } from './db/tables.js';
 import { secretWeakness } from './secret-strength.js';
 
 export type DynamoMode =
@@ -30,7 +30,7 @@ export interface Config {
   awsRegion: string | undefined;
   dynamo: { mode: DynamoMode; endpoint: string | undefined; timeoutMs: number };
   /** Real table names by table suffix (api/db/tables.ts). */
-  tables: { tickets: string; principals: string; ratelimits: string; events: string };
+  tables: { tickets: string; principals: string; ratelimits: string; events: string; webhooks: string };
   /** How long the event log keeps an event (TTL), in days. */
   eventsRetentionDays: number;
   /** How long the account audit trail keeps an event (TTL). */
@@ -42,6 +42,14 @@ export interface Config {
     pollMs: number;
     /** Comment line on an idle stream, so proxies keep it open. */
     heartbeatMs: number;
+  };
+  webhooks: {
+    /** Deadline of one delivery attempt (connection, answer and body). */
+    timeoutMs: number;
+    /** Delay before the first retry; doubles with each failed attempt (with jitter). */
+    retryBaseMs: number;
+    /** Receivers on private, loopback or link-local addresses (and plain http) are allowed. */
+    allowPrivateUrls: boolean;
   };
   /**
    * Per client (IP) or per account, shared across tasks through the rate-limits table; the integration limits
@@ -149,12 +157,16 @@ const schema = {
   [principalsTable.envVar]: tableName.optional(),
   [rateLimitsTable.envVar]: tableName.optional(),
   [eventsTable.envVar]: tableName.optional(),
+  [webhooksTable.envVar]: tableName.optional(),
   [ENV.eventsRetentionDays]: int(1, 3650).optional(),
   [ENV.auditRetentionDays]: int(1, 3650).optional(),
   [ENV.eventsLookbackMs]: int(100, 600_000).optional(),
   [ENV.eventsPollMs]: int(10, 60_000).optional(),
   // Never above the default: the ALB idle timeout is derived from it.
   [ENV.sseHeartbeatMs]: int(100, SSE_HEARTBEAT_MS).optional(),
+  [ENV.webhookTimeoutMs]: int(100, 60_000).optional(),
+  [ENV.webhookRetryBaseMs]: int(1, 3_600_000).optional(),
+  [ENV.webhooksAllowPrivateUrls]: z.enum(['true', 'false'], 'expected true or false').optional(),
   [ENV.rateLimitTicketsPerHour]: int(1, 1_000_000).optional(),
   [ENV.rateLimitMessagesPerMinute]: int(1, 1_000_000).optional(),
   [ENV.rateLimitLoginsPerAccount]: int(1, 1_000_000).optional(),
@@ -254,6 +266,7 @@ export function loadConfig(env: Env = process.env, { service = true }: LoadOptio
       principals: (v[principalsTable.envVar] as string | undefined) ?? principalsTable.defaultName,
       ratelimits: (v[rateLimitsTable.envVar] as string | undefined) ?? rateLimitsTable.defaultName,
       events: (v[eventsTable.envVar] as string | undefined) ?? eventsTable.defaultName,
+      webhooks: (v[webhooksTable.envVar] as string | undefined) ?? webhooksTable.defaultName,
     },
     eventsRetentionDays: (v[ENV.eventsRetentionDays] as number | undefined) ?? 30,
     auditRetentionDays: (v[ENV.auditRetentionDays] as number | undefined) ?? 365,
@@ -264,6 +277,12 @@ export function loadConfig(env: Env = process.env, { service = true }: LoadOptio
         3 * ((v[ENV.dynamodbTimeoutMs] as number | undefined) ?? 3000) + 5000,
       pollMs: (v[ENV.eventsPollMs] as number | undefined) ?? 300,
       heartbeatMs: (v[ENV.sseHeartbeatMs] as number | undefined) ?? SSE_HEARTBEAT_MS,
+    },
+    webhooks: {
+      timeoutMs: (v[ENV.webhookTimeoutMs] as number | undefined) ?? 10_000,
+      retryBaseMs: (v[ENV.webhookRetryBaseMs] as number | undefined) ?? 30_000,
+      // In production only public https receivers: an admin must not make the service call into its own VPC.
+      allowPrivateUrls: v[ENV.webhooksAllowPrivateUrls] ? v[ENV.webhooksAllowPrivateUrls] === 'true' : !production,
     },
     // The legacy limits: 5 tickets an hour and 20 messages a minute per client.
     rateLimits: {

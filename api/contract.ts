@@ -39,6 +39,9 @@ export const ENV = {
   eventsLookbackMs: 'EVENTS_LOOKBACK_MS',
   eventsPollMs: 'EVENTS_POLL_MS',
   sseHeartbeatMs: 'SSE_HEARTBEAT_MS',
+  webhookTimeoutMs: 'WEBHOOK_TIMEOUT_MS',
+  webhookRetryBaseMs: 'WEBHOOK_RETRY_BASE_MS',
+  webhooksAllowPrivateUrls: 'WEBHOOKS_ALLOW_PRIVATE_URLS',
   tokenTtlSeconds: 'TOKEN_TTL_SECONDS',
   refreshTokenTtlSeconds: 'REFRESH_TOKEN_TTL_SECONDS',
   mistralApiKey: 'MISTRAL_API_KEY',
@@ -71,6 +74,8 @@ export const SECRET_ENV = [ENV.mistralApiKey, ENV.tokenSigningKey, ENV.bootstrap
  */
 export const LOG_EVENTS = {
   churnAlert: 'churn_alert',
+  /** A webhook subscription failed for days and was disabled. */
+  webhookDisabled: 'webhook_disabled',
 } as const;
 
 /**

@@ -33,6 +33,11 @@ import { CursorCodec } from './tickets/cursor.js';
 import { ExternalMessageIds } from './tickets/external-ids.js';
 import { TicketRepository } from './tickets/repository.js';
 import { TicketService } from './tickets/service.js';
+import { DEFAULT_DISPATCHER_OPTIONS, type DispatcherOptions, WebhookDispatcher } from './webhooks/dispatcher.js';
+import { WebhookRepository } from './webhooks/repository.js';
+import { WebhookSender } from './webhooks/sender.js';
+import { WebhookService } from './webhooks/service.js';
+import { type Resolver, systemResolver } from './webhooks/url-policy.js';
 
 export interface Runtime {
   deps: AppDeps;
@@ -44,11 +49,18 @@ export interface Runtime {
   bootstrapKey: BootstrapKey;
   /** The live streams' poller: ended at the start of a shutdown, so no stream holds it. */
   hub: EventHub;
-  /** Stops the analysis worker, then releases the DynamoDB client and DynamoDB Local. */
+  /** Turns events into webhook deliveries and makes them (stopped by close). */
+  webhooks: WebhookDispatcher;
+  /** Stops the analysis worker and the webhook dispatcher, then releases the DynamoDB client and DynamoDB Local. */
   close(): Promise<void>;
 }
 
-export async function buildRuntime(config: Config, logger: Logger): Promise<Runtime> {
+/** What tests change beyond the environment: the webhooks' internal timings and the name resolver. */
+export interface RuntimeOverrides {
+  webhooks?: Partial<DispatcherOptions> & { resolve?: Resolver };
+}
+
+export async function buildRuntime(config: Config, logger: Logger, overrides: RuntimeOverrides = {}): Promise<Runtime> {
   const database = await startDatabase(config, logger);
   const dynamo = createDynamoClients({
     endpoint: database.endpoint,
@@ -116,8 +128,29 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     { doc: dynamo.doc, table: tableNames.ratelimits, deadlineMs: config.dynamo.timeoutMs },
     logger,
   );
+  const { resolve = systemResolver, ...dispatcherOverrides } = overrides.webhooks ?? {};
+  const urlPolicy = { allowPrivate: config.webhooks.allowPrivateUrls, resolve };
+  const webhookRepository = new WebhookRepository(
+    dynamo.doc,
+    tableNames.webhooks,
+    deriveKey(signingSecret, 'webhook-secret'),
+  );
+  const webhookSender = new WebhookSender(urlPolicy, config.webhooks.timeoutMs);
+  const dispatcher = new WebhookDispatcher(
+    { repository: webhookRepository, sender: webhookSender, hub, logger },
+    {
+      ...DEFAULT_DISPATCHER_OPTIONS,
+      lookbackMs: config.events.lookbackMs,
+      feedPollMs: config.events.pollMs,
+      timeoutMs: config.webhooks.timeoutMs,
+      retryBaseMs: config.webhooks.retryBaseMs,
+      ...dispatcherOverrides,
+    },
+  );
+  const webhooks = new WebhookService(webhookRepository, urlPolicy, () => dispatcher.invalidate());
   const lifecycle = { shuttingDown: false };
   assistant.start();
+  dispatcher.start();
 
   return {
     lifecycle,
@@ -125,6 +158,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     assistant,
     bootstrapKey,
     hub,
+    webhooks: dispatcher,
     deps: {
       logger,
       rateLimiters,
@@ -139,6 +173,7 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
       audit,
       tickets,
       canned: new CannedResponses(new CannedRepository(dynamo.doc, tableNames.tickets), cursors),
+      webhooks,
       events: {
         feed,
         streams,
@@ -163,6 +198,8 @@ export async function buildRuntime(config: Config, logger: Logger): Promise<Runt
     },
     async close() {
       await hub.close();
+      await dispatcher.stop();
+      await webhookSender.close();
       await assistant.stop();
       await rateLimiters.settled();
       dynamo.client.destroy();

@@ -12,7 +12,9 @@ export type KeyPurpose =
   /** MACs naming an idempotency record (key and caller) and fingerprinting its request. */
   | 'idempotency-mac'
   /** Encryption of the responses kept for replay (they may carry a ticket's access token or a new API key). */
-  | 'idempotency-seal';
+  | 'idempotency-seal'
+  /** Encryption of the webhooks' signing secrets (they must be read back to sign, so they cannot be hashed). */
+  | 'webhook-secret';
 
 export function deriveKey(secret: string, purpose: KeyPurpose): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, 'freeda', `freeda:${purpose}`, 32));

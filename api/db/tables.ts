@@ -322,7 +322,46 @@ export const eventsTable: TableDefinition = {
   ttlAttribute: 'expires_at',
 };
 
-export const TABLES: TableDefinition[] = [ticketsTable, principalsTable, rateLimitsTable, eventsTable];
+/**
+ * Webhooks (DESIGN 3b, out 1): subscriptions and their deliveries, one table.
+ * - Subscriptions: one partition (`pk = subscriptions`, `sk = <webhook id>`): every task reads them all with one
+ *   Query (there are a handful), and the admin lists them the same way.
+ * - Deliveries: one per event and subscription (`pk = deliveries#<webhook id>`, `sk = <event id>`), created by a
+ *   conditional put, so whichever task sees the event first creates it and the others' puts fail. A webhook's
+ *   recent deliveries are the end of its partition. While a delivery waits for an attempt it carries
+ *   `delivery_queue` (its webhook id) and `due_at` (the time it may be claimed, pushed forward by a claim as its
+ *   lease): the sparse due index, one queue per webhook, so a dead receiver's backlog never hides another's.
+ * - The dispatchers' checkpoint (`pk = dispatcher`): the feed position below which every event has its
+ *   deliveries, where a restarted service resumes.
+ * Deliveries expire through TTL some days after their last attempt.
+ */
+export const WEBHOOK_SUBSCRIPTIONS_PK = 'subscriptions';
+export const WEBHOOK_DELIVERIES_PK_PREFIX = 'deliveries#';
+export const WEBHOOK_CHECKPOINT_PK = 'dispatcher';
+export const WEBHOOK_DUE_INDEX = {
+  name: 'due-deliveries-index',
+  partitionAttribute: 'delivery_queue',
+  sortAttribute: 'due_at',
+} as const;
+
+export const webhooksTable: TableDefinition = {
+  suffix: 'webhooks',
+  envVar: 'WEBHOOKS_TABLE',
+  defaultName: 'freeda-webhooks',
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  indexes: [
+    {
+      name: WEBHOOK_DUE_INDEX.name,
+      partitionKey: { name: WEBHOOK_DUE_INDEX.partitionAttribute, type: 'S' },
+      sortKey: { name: WEBHOOK_DUE_INDEX.sortAttribute, type: 'S' },
+      projection: 'ALL',
+    },
+  ],
+  ttlAttribute: 'expires_at',
+};
+
+export const TABLES: TableDefinition[] = [ticketsTable, principalsTable, rateLimitsTable, eventsTable, webhooksTable];
 
 /** Every attribute used in a key of the table or of one of its indexes, with its type. */
 export function keyAttributes(def: TableDefinition): KeyAttribute[] {

@@ -1,15 +1,17 @@
 /**
  * `npm run bench:events [-- --streams 200 --rate 20 --seconds 20 --idle-seconds 10 --endpoint <url>]`
  *
- * Event-to-stream latency and what the event log costs a task in DynamoDB reads. The service runs in this
- * process on fresh tables (the local engine in memory without `--endpoint`), served on a loopback port.
- * 1. Idle: Queries of the events table per second with no stream open, then with one stream open.
- * 2. Load: `--streams` agents' streams open (the `eventsource` client), `--rate` changes a second (internal
- *    notes: one event each) for `--seconds`; the latency of each delivery is its arrival time minus the
- *    event's `created_at` (taken before the write's transaction, so it includes the write), p50/p99 over all
- *    deliveries to all streams.
+ * Event-to-stream and event-to-webhook latency, and what the event log costs a task in DynamoDB reads. The
+ * service runs in this process on fresh tables (the local engine in memory without `--endpoint`), served on a
+ * loopback port.
+ * 1. Idle: Queries of the events table per second with no stream open, then with one stream open, then with
+ *    one webhook subscription and no stream (with the webhooks table's requests).
+ * 2. Load: `--streams` agents' streams open (the `eventsource` client) and one webhook subscription to a
+ *    loopback receiver, `--rate` changes a second (internal notes: one event each) for `--seconds`; the
+ *    latency of each delivery is its arrival time minus the event's `created_at` (taken before the write's
+ *    transaction, so it includes the write), p50/p99 over all deliveries to all streams, and over the webhook's.
  */
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EventSource } from 'eventsource';
 import { createApp } from '../../api/app.js';
@@ -26,9 +28,9 @@ const args = commandLine(
   `
 Usage: npm run bench:events [-- options]
 
-Event-to-stream latency (p50/p99) with many open Server-Sent Events streams while tickets change at a steady
-rate, and the events-table reads a task costs when idle; on DynamoDB Local (started in memory unless
---endpoint is given).
+Event-to-stream and event-to-webhook latency (p50/p99) with many open Server-Sent Events streams and one
+webhook subscription while tickets change at a steady rate, and the events-table reads a task costs when idle;
+on DynamoDB Local (started in memory unless --endpoint is given).
 
 Options:
   --streams <n>         open streams (default 200)
@@ -73,10 +75,12 @@ const config = loadConfig({
 });
 const runtime = await buildRuntime(config, createLogger({ level: 'error', silent: true }));
 let eventQueries = 0;
+let webhookRequests = 0;
 runtime.dynamo.client.middlewareStack.add(
   (next, context) => async (a) => {
     const input = a.input as { TableName?: string };
     if (context.commandName === 'QueryCommand' && input.TableName === tables.events) eventQueries++;
+    if (input.TableName === tables.webhooks) webhookRequests++;
     return next(a);
   },
   { step: 'initialize', name: 'bench-count' },
@@ -106,6 +110,37 @@ const one = await open();
 await sleep(500);
 const idleOne = await queriesPerSecond(idleSeconds * 1000);
 one.close();
+
+// One webhook subscription (internal notes included) to a receiver on loopback that answers 204 at once.
+const webhookLatencies: number[] = [];
+const webhookIds = new Set<string>();
+const receiver: Server = createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const event = JSON.parse(Buffer.concat(chunks).toString()) as { created_at: string; data: { internal?: boolean } };
+    if (event.data.internal === true && !webhookIds.has(String(req.headers['webhook-id']))) {
+      webhookIds.add(String(req.headers['webhook-id']));
+      webhookLatencies.push(Date.now() - Date.parse(event.created_at));
+    }
+    res.writeHead(204).end();
+  });
+});
+await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+const hook = await fetch(`${base}/v1/webhooks`, {
+  method: 'POST',
+  headers: auth,
+  body: JSON.stringify({
+    url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`,
+    events: ['*'],
+    include_internal: true,
+  }),
+});
+if (hook.status !== 201) throw new Error(`webhook subscription answered ${hook.status}`);
+await sleep(1000);
+const webhookIdleStart = webhookRequests;
+const idleWebhook = await queriesPerSecond(idleSeconds * 1000);
+const idleWebhookRequests = (webhookRequests - webhookIdleStart) / idleSeconds;
 
 // Tickets to write on, made before the streams open.
 const tickets: string[] = [];
@@ -150,12 +185,28 @@ for (let n = 0; n < total; n++) {
 await Promise.all(writes);
 const expected = total * streamCount;
 const waitUntil = Date.now() + 15_000;
-while (latencies.length < expected && Date.now() < waitUntil) await sleep(100);
+while ((latencies.length < expected || webhookLatencies.length < total) && Date.now() < waitUntil) await sleep(100);
 const loadQps = ((eventQueries - loadStart) * 1000) / (Date.now() - started);
 for (const s of sources) s.close();
 
+// Where a webhook's latency goes, over its last 100 deliveries: event -> delivery item -> first attempt.
+const hookId = ((await hook.json()) as { webhook_id: string }).webhook_id;
+const recent = (
+  (await (await fetch(`${base}/v1/webhooks/${hookId}/deliveries?limit=100`, { headers: auth })).json()) as {
+    deliveries: Array<{ event_id: string; created_at: string; last_attempt_at: string | null }>;
+  }
+).deliveries;
+const toItem = recent.map((d) => Date.parse(d.created_at) - Date.parse(d.event_id.slice(0, 24))).sort((a, b) => a - b);
+const itemToAttempt = recent
+  .filter((d) => d.last_attempt_at)
+  .map((d) => Date.parse(String(d.last_attempt_at)) - Date.parse(d.created_at))
+  .sort((a, b) => a - b);
+
 latencies.sort((a, b) => a - b);
-const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
+webhookLatencies.sort((a, b) => a - b);
+const percentile = (list: number[], p: number) =>
+  list[Math.min(list.length - 1, Math.floor((p / 100) * list.length))] ?? Number.NaN;
+const pct = (p: number) => percentile(latencies, p);
 console.log(
   JSON.stringify(
     {
@@ -164,7 +215,23 @@ console.log(
       seconds,
       deliveries: { expected, received: latencies.length },
       event_to_stream_ms: { p50: pct(50), p99: pct(99), max: latencies[latencies.length - 1] },
-      event_queries_per_second: { idle_no_stream: idleNone, idle_one_stream: idleOne, under_load: loadQps },
+      webhook_deliveries: { expected: total, received: webhookLatencies.length },
+      webhook_last_100_p50_ms: {
+        event_to_delivery_item: percentile(toItem, 50),
+        delivery_item_to_attempt_answered: percentile(itemToAttempt, 50),
+      },
+      event_to_webhook_ms: {
+        p50: percentile(webhookLatencies, 50),
+        p99: percentile(webhookLatencies, 99),
+        max: webhookLatencies[webhookLatencies.length - 1],
+      },
+      event_queries_per_second: {
+        idle_no_stream: idleNone,
+        idle_one_stream: idleOne,
+        idle_one_webhook: idleWebhook,
+        under_load: loadQps,
+      },
+      webhooks_table_requests_per_second_idle_one_webhook: idleWebhookRequests,
       poll_ms: config.events.pollMs,
     },
     null,
@@ -173,6 +240,8 @@ console.log(
 );
 server.closeAllConnections();
 server.close();
+receiver.closeAllConnections();
+receiver.close();
 await runtime.close();
 await engine?.close();
 process.exit(0);

@@ -106,6 +106,8 @@ const ROUTES: RouteCase[] = [
   { method: 'post', path: '/v1/api-keys', body: { name: 'k', role: 'integration' }, access: 'admin' },
   { method: 'get', path: '/v1/api-keys', access: 'admin' },
   { method: 'delete', path: '/v1/api-keys/0123456789abcdef', access: 'admin' },
+  { method: 'get', path: '/v1/webhooks', access: 'admin' },
+  { method: 'post', path: '/v1/webhooks', body: { url: 'http://127.0.0.1:9/hook', events: ['*'] }, access: 'admin' },
 ];
 
 const RANK = { agent: 1, integration: 2, manager: 3, admin: 4 } as const;

@@ -128,6 +128,7 @@ describe('assistant replies', () => {
       PRINCIPALS_TABLE: h.tables.principals,
       RATE_LIMITS_TABLE: h.tables.ratelimits,
       EVENTS_TABLE: h.tables.events,
+      WEBHOOKS_TABLE: h.tables.webhooks,
       TOKEN_SIGNING_KEY: 'another-task-signing-key-0123456789abcdef',
       ...FAST_ASSISTANT,
       MISTRAL_SERVER_URL: fake.url,

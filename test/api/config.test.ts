@@ -16,6 +16,7 @@ describe('configuration', () => {
       principals: 'freeda-principals',
       ratelimits: 'freeda-ratelimits',
       events: 'freeda-events',
+      webhooks: 'freeda-webhooks',
     });
     expect(c.rateLimits).to.include({ ticketsPerHour: 5, messagesPerMinute: 20 });
     expect(c.trustProxyHops).to.equal(0);

@@ -350,6 +350,60 @@ describe('OpenAPI document conformance (every route, every response checked agai
     }
   });
 
+  it('webhooks', async () => {
+    const token = ADMIN_KEY;
+    const body = { url: 'http://127.0.0.1:9/hook', events: ['ticket.created'], description: 'Conformance' };
+    const created = await call('createWebhook', 201, { token, body });
+    expect(created.body.secret).to.match(/^whsec_/);
+    const params = { webhook_id: created.body.webhook_id as string };
+    const missing = { webhook_id: 'wh_0000000000000000' };
+    await call('createWebhook', 400, { token, body: { ...body, events: [] } });
+    await call('createWebhook', 401, { body });
+    await call('createWebhook', 403, { token: agent.token, body });
+    await call('createWebhook', 413, { token, body: { ...body, description: BIG } });
+    await call('createWebhook', 415, { token, raw: { type: 'text/plain', data: 'x' } });
+
+    await call('listWebhooks', 200, { token });
+    await call('listWebhooks', 401, {});
+    await call('listWebhooks', 403, { token: manager.token });
+    await call('getWebhook', 200, { params, token });
+    await call('getWebhook', 400, { params: { webhook_id: 'nope' }, token });
+    await call('getWebhook', 404, { params: missing, token });
+    await call('getWebhook', 401, { params });
+    await call('getWebhook', 403, { params, token: agent.token });
+    await call('updateWebhook', 200, { params, token, body: { events: ['*'], include_internal: true } });
+    await call('updateWebhook', 400, { params, token, body: {} });
+    await call('updateWebhook', 404, { params: missing, token, body: { enabled: false } });
+    await call('updateWebhook', 413, { params, token, body: { description: BIG } });
+    await call('updateWebhook', 415, { params, token, raw: { type: 'text/plain', data: 'x' } });
+    await call('rotateWebhookSecret', 200, { params, token });
+    await call('rotateWebhookSecret', 404, { params: missing, token });
+
+    // The delivery to a closed port fails at once and waits for its retry: listed, and sent again on request.
+    const t = await h.ticket();
+    const delivery = await eventually('an attempted delivery', async () => {
+      const res = await call('listWebhookDeliveries', 200, { params, token });
+      return res.body.deliveries.find(
+        (d: { ticket_id: string; attempts: number }) => d.ticket_id === t.id && d.attempts >= 1,
+      );
+    });
+    expect(delivery.error).to.be.a('string');
+    await call('listWebhookDeliveries', 200, { params, token, query: { limit: '1' } });
+    await call('listWebhookDeliveries', 400, { params, token, query: { limit: '0' } });
+    await call('listWebhookDeliveries', 404, { params: missing, token });
+    const again = await call('redeliverWebhookDelivery', 200, {
+      params: { ...params, delivery_id: delivery.delivery_id },
+      token,
+    });
+    expect(again.body.state).to.equal('pending');
+    await call('redeliverWebhookDelivery', 404, { params: { ...params, delivery_id: 'bm9uZQ' }, token });
+    await call('redeliverWebhookDelivery', 400, { params: { ...params, delivery_id: 'a b' }, token });
+
+    await call('deleteWebhook', 204, { params, token });
+    await call('deleteWebhook', 404, { params, token });
+    await call('deleteWebhook', 401, { params });
+  });
+
   it('reports', async () => {
     const csv = await call('exportTickets', 200, { token: manager.token, query: { status: 'new', bom: 'false' } });
     expect(csv.text.split('\r\n')[0]).to.match(/^ticket_id,/);
@@ -555,6 +609,11 @@ describe('OpenAPI document conformance (every route, every response checked agai
       ],
       ['createUser', { token: ADMIN_KEY, body: user }, { ...user, name: 'Someone else' }],
       [
+        'createWebhook',
+        { token: ADMIN_KEY, body: { url: 'http://127.0.0.1:9/replayed', events: ['*'] } },
+        { url: 'http://127.0.0.1:9/other', events: ['*'] },
+      ],
+      [
         'createApiKey',
         { token: ADMIN_KEY, body: { name: 'Replayed', role: 'agent' } },
         { name: 'Other', role: 'agent' },
@@ -672,7 +731,9 @@ describe('OpenAPI document conformance (every route, every response checked agai
       const url = path
         .replace(/\{ticket_id\}/, 'FRE-00000000')
         .replace(/\{key_id\}/, '0123456789abcdef')
-        .replace(/\{email\}/, 'nobody@freeda.test');
+        .replace(/\{email\}/, 'nobody@freeda.test')
+        .replace(/\{webhook_id\}/, 'wh_0000000000000000')
+        .replace(/\{delivery_id\}/, 'bm9uZQ');
       const expected = [...methods, ...(methods.includes('GET') ? ['HEAD'] : []), 'OPTIONS'].sort();
       const unsupported = ['PUT', 'PATCH', 'POST', 'DELETE'].find((m) => !methods.includes(m)) ?? 'PUT';
       const res = await h

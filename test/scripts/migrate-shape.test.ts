@@ -30,6 +30,7 @@ describe('stored shape migration (npm run migrate:shape)', function () {
     PRINCIPALS_TABLE: h.tables.principals,
     RATE_LIMITS_TABLE: h.tables.ratelimits,
     EVENTS_TABLE: h.tables.events,
+    WEBHOOKS_TABLE: h.tables.webhooks,
   });
   const run = (...args: string[]) =>
     spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'migrate-shape.ts'), ...args], {

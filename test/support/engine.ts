@@ -13,12 +13,19 @@ export function sharedEngine(): Promise<LocalEngine> {
 }
 
 /** Fresh table names, so suites never see each other's data. */
-export function uniqueTableNames(): { tickets: string; principals: string; ratelimits: string; events: string } {
+export function uniqueTableNames(): {
+  tickets: string;
+  principals: string;
+  ratelimits: string;
+  events: string;
+  webhooks: string;
+} {
   const tag = randomBytes(4).toString('hex');
   return {
     tickets: `test-${tag}-tickets`,
     principals: `test-${tag}-principals`,
     ratelimits: `test-${tag}-ratelimits`,
     events: `test-${tag}-events`,
+    webhooks: `test-${tag}-webhooks`,
   };
 }

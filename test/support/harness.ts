@@ -10,7 +10,7 @@ import { loadConfig } from '../../api/config.js';
 import { createDynamoClients } from '../../api/db/client.js';
 import { ensureTables } from '../../api/db/schema.js';
 import { createLogger } from '../../api/logger.js';
-import { buildRuntime, type Runtime } from '../../api/runtime.js';
+import { buildRuntime, type Runtime, type RuntimeOverrides } from '../../api/runtime.js';
 import { sharedEngine, uniqueTableNames } from './engine.js';
 
 export const ADMIN_KEY = 'test-bootstrap-admin-key-0123456789abcdef';
@@ -19,7 +19,7 @@ export const SIGNING_KEY = 'test-token-signing-key-0123456789abcdefgh';
 export interface Harness {
   app: Express;
   runtime: Runtime;
-  tables: { tickets: string; principals: string; ratelimits: string; events: string };
+  tables: { tickets: string; principals: string; ratelimits: string; events: string; webhooks: string };
   endpoint: string;
   /** Every log line written so far, as raw JSON text. */
   logs: string[];
@@ -36,8 +36,15 @@ export interface Harness {
 
 let userCount = 0;
 
-/** `tables`: reuse another harness's tables, as a second task of the same deployment would. */
-export async function startHarness(env: Record<string, string> = {}, tables = uniqueTableNames()): Promise<Harness> {
+/**
+ * `tables`: reuse another harness's tables, as a second task of the same deployment would. `overrides`: internal
+ * timings and the name resolver of the webhooks (api/runtime.ts).
+ */
+export async function startHarness(
+  env: Record<string, string> = {},
+  tables = uniqueTableNames(),
+  overrides: RuntimeOverrides = {},
+): Promise<Harness> {
   const engine = await sharedEngine();
   const setup = createDynamoClients({ endpoint: engine.endpoint, timeoutMs: 5000 });
   await ensureTables(setup.client, tables);
@@ -51,6 +58,7 @@ export async function startHarness(env: Record<string, string> = {}, tables = un
     PRINCIPALS_TABLE: tables.principals,
     RATE_LIMITS_TABLE: tables.ratelimits,
     EVENTS_TABLE: tables.events,
+    WEBHOOKS_TABLE: tables.webhooks,
     // Suites open many tickets from one address; the rate-limit tests set their own limits.
     RATE_LIMIT_TICKETS_PER_HOUR: '100000',
     RATE_LIMIT_MESSAGES_PER_MINUTE: '100000',
@@ -68,7 +76,7 @@ export async function startHarness(env: Record<string, string> = {}, tables = un
     },
   });
   const logger = createLogger({ level: config.logLevel, stream });
-  const runtime = await buildRuntime(config, logger);
+  const runtime = await buildRuntime(config, logger, overrides);
   const app = createApp(runtime.deps);
   const http = () => supertest(app);
 

@@ -23,6 +23,7 @@ describe('event streams at shutdown', () => {
       PRINCIPALS_TABLE: tables.principals,
       RATE_LIMITS_TABLE: tables.ratelimits,
       EVENTS_TABLE: tables.events,
+      WEBHOOKS_TABLE: tables.webhooks,
       BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
       TOKEN_SIGNING_KEY: SIGNING_KEY,
       SHUTDOWN_DELAY_MS: '300',
