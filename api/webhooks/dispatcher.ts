@@ -10,8 +10,9 @@
  *
  * Delivery. The task that creates a delivery takes it at once (created already claimed, with a lease) when it
  * has room; otherwise, and for retries and the work of a task that died, the due queue of each subscription is
- * polled every `duePollMs`. A claim is a conditional update: two tasks never make the same attempt. Attempts
- * of one subscription and ticket run one after the other, in event order. Failures are retried with
+ * read every `duePollMs`, and at once when a slot frees while deliveries wait. A claim is a conditional
+ * update: two tasks never make the same attempt. Attempts of one subscription and ticket run one after the
+ * other, in event order. Failures are retried with
  * exponential backoff and jitter from `retryBaseMs`, never before the receiver's Retry-After (capped), during
  * `retryWindowMs` (a day); then the delivery is failed. A subscription that has failed without a single
  * success for `disableAfterMs` (days) is disabled and reported.
