@@ -12,6 +12,7 @@ import {
   sleep,
   startAssistantHarness,
 } from '../support/assistant.js';
+import { tableEnv } from '../support/engine.js';
 import type { Harness } from '../support/harness.js';
 import { type FakeMistral, startFakeMistral } from '../support/mistral-server.js';
 
@@ -200,11 +201,7 @@ describe('ticket analysis', () => {
     const config = loadConfig({
       NODE_ENV: 'test',
       DYNAMODB_ENDPOINT: h.endpoint,
-      TICKETS_TABLE: h.tables.tickets,
-      PRINCIPALS_TABLE: h.tables.principals,
-      RATE_LIMITS_TABLE: h.tables.ratelimits,
-      EVENTS_TABLE: h.tables.events,
-      WEBHOOKS_TABLE: h.tables.webhooks,
+      ...tableEnv(h.tables),
       TOKEN_SIGNING_KEY: 'another-task-signing-key-0123456789abcdef',
       ...FAST_ASSISTANT,
       ASSISTANT_ANALYSIS_POLL_MS: '10',

@@ -4,6 +4,7 @@ import { loadConfig } from '../../api/config.js';
 import { createLogger } from '../../api/logger.js';
 import { buildRuntime } from '../../api/runtime.js';
 import { eventually, FAST_ASSISTANT, startAssistantHarness } from '../support/assistant.js';
+import { tableEnv } from '../support/engine.js';
 import { type Harness, startHarness } from '../support/harness.js';
 import { type FakeMistral, startFakeMistral } from '../support/mistral-server.js';
 
@@ -124,11 +125,7 @@ describe('assistant replies', () => {
     const config = loadConfig({
       NODE_ENV: 'test',
       DYNAMODB_ENDPOINT: h.endpoint,
-      TICKETS_TABLE: h.tables.tickets,
-      PRINCIPALS_TABLE: h.tables.principals,
-      RATE_LIMITS_TABLE: h.tables.ratelimits,
-      EVENTS_TABLE: h.tables.events,
-      WEBHOOKS_TABLE: h.tables.webhooks,
+      ...tableEnv(h.tables),
       TOKEN_SIGNING_KEY: 'another-task-signing-key-0123456789abcdef',
       ...FAST_ASSISTANT,
       MISTRAL_SERVER_URL: fake.url,

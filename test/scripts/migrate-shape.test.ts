@@ -9,6 +9,7 @@ import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'chai';
 import { ACKNOWLEDGEMENT, signed } from '../../api/assistant/persona.js';
 import { messageSortKey, TicketRepository } from '../../api/tickets/repository.js';
+import { tableEnv } from '../support/engine.js';
 import { type Harness, startHarness } from '../support/harness.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -26,11 +27,7 @@ describe('stored shape migration (npm run migrate:shape)', function () {
     HOME: process.env.HOME ?? '',
     NODE_ENV: 'test',
     DYNAMODB_ENDPOINT: h.endpoint,
-    TICKETS_TABLE: h.tables.tickets,
-    PRINCIPALS_TABLE: h.tables.principals,
-    RATE_LIMITS_TABLE: h.tables.ratelimits,
-    EVENTS_TABLE: h.tables.events,
-    WEBHOOKS_TABLE: h.tables.webhooks,
+    ...tableEnv(h.tables),
   });
   const run = (...args: string[]) =>
     spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'migrate-shape.ts'), ...args], {

@@ -11,7 +11,7 @@ import { createDynamoClients } from '../../api/db/client.js';
 import { ensureTables } from '../../api/db/schema.js';
 import { createLogger } from '../../api/logger.js';
 import { buildRuntime, type Runtime, type RuntimeOverrides } from '../../api/runtime.js';
-import { sharedEngine, uniqueTableNames } from './engine.js';
+import { sharedEngine, tableEnv, uniqueTableNames } from './engine.js';
 
 export const ADMIN_KEY = 'test-bootstrap-admin-key-0123456789abcdef';
 export const SIGNING_KEY = 'test-token-signing-key-0123456789abcdefgh';
@@ -54,11 +54,7 @@ export async function startHarness(
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
     DYNAMODB_ENDPOINT: engine.endpoint,
-    TICKETS_TABLE: tables.tickets,
-    PRINCIPALS_TABLE: tables.principals,
-    RATE_LIMITS_TABLE: tables.ratelimits,
-    EVENTS_TABLE: tables.events,
-    WEBHOOKS_TABLE: tables.webhooks,
+    ...tableEnv(tables),
     // Suites open many tickets from one address; the rate-limit tests set their own limits.
     RATE_LIMIT_TICKETS_PER_HOUR: '100000',
     RATE_LIMIT_MESSAGES_PER_MINUTE: '100000',

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { createDynamoClients } from '../../../api/db/client.js';
 import { ensureTables } from '../../../api/db/schema.js';
-import { sharedEngine, uniqueTableNames } from '../../support/engine.js';
+import { sharedEngine, tableEnv, uniqueTableNames } from '../../support/engine.js';
 import { ADMIN_KEY, SIGNING_KEY } from '../../support/harness.js';
 import { runService } from '../../support/process.js';
 import { type Listener, listen } from '../../support/sse.js';
@@ -19,11 +19,7 @@ describe('event streams at shutdown', () => {
     setup.client.destroy();
     const service = await runService({
       DYNAMODB_ENDPOINT: engine.endpoint,
-      TICKETS_TABLE: tables.tickets,
-      PRINCIPALS_TABLE: tables.principals,
-      RATE_LIMITS_TABLE: tables.ratelimits,
-      EVENTS_TABLE: tables.events,
-      WEBHOOKS_TABLE: tables.webhooks,
+      ...tableEnv(tables),
       BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
       TOKEN_SIGNING_KEY: SIGNING_KEY,
       SHUTDOWN_DELAY_MS: '300',

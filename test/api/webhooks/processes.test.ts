@@ -8,7 +8,7 @@ import { ensureTables } from '../../../api/db/schema.js';
 import { EventLog } from '../../../api/events/log.js';
 import type { TicketEvent } from '../../../api/events/model.js';
 import { eventually, sleep } from '../../support/assistant.js';
-import { sharedEngine, uniqueTableNames } from '../../support/engine.js';
+import { sharedEngine, tableEnv, uniqueTableNames } from '../../support/engine.js';
 import { ADMIN_KEY, SIGNING_KEY } from '../../support/harness.js';
 import { runService, type ServiceProcess } from '../../support/process.js';
 import { LOOKBACK_MS, type Receiver, startReceiver } from '../../support/webhooks.js';
@@ -72,11 +72,7 @@ describe('webhooks across service processes', () => {
     receiver = await startReceiver();
     env = {
       DYNAMODB_ENDPOINT: engine.endpoint,
-      TICKETS_TABLE: tables.tickets,
-      PRINCIPALS_TABLE: tables.principals,
-      RATE_LIMITS_TABLE: tables.ratelimits,
-      EVENTS_TABLE: tables.events,
-      WEBHOOKS_TABLE: tables.webhooks,
+      ...tableEnv(tables),
       BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
       TOKEN_SIGNING_KEY: SIGNING_KEY,
       RATE_LIMIT_TICKETS_PER_HOUR: '100000',
