@@ -2,7 +2,7 @@
  * Monitoring tier: the alerts topic (CloudWatch alarms and the service's own churn alerts go to it),
  * alarms on what users feel (5xx, latency, unhealthy tasks, too few healthy tasks, readiness seen from
  * outside by Route 53 health checkers) and on what the data tier reports (DynamoDB system errors,
- * throttling), a metric from the service's `churn_alert` log events, and a dashboard.
+ * throttling), metrics from the service's `churn_alert` and `webhook_disabled` log events, and a dashboard.
  */
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
@@ -23,7 +23,11 @@ export const ROUTE53_METRICS_REGION = 'us-east-1';
 export const OUTSIDE_CHECK = { requestInterval: 30, failureThreshold: 3 } as const;
 
 export const CHURN_ALERT_METRIC = 'ChurnAlerts';
-export const churnAlertPattern = `{ $.event = "${LOG_EVENTS.churnAlert}" }`;
+export const WEBHOOKS_DISABLED_METRIC = 'WebhooksDisabled';
+/** The filter pattern matching one of the service's JSON log events (api/contract.ts names them). */
+export const logEventPattern = (event: string) => `{ $.event = "${event}" }`;
+export const churnAlertPattern = logEventPattern(LOG_EVENTS.churnAlert);
+export const webhookDisabledPattern = logEventPattern(LOG_EVENTS.webhookDisabled);
 export const metricNamespace = (settings: Settings) => `Freeda/${settings.stack}`;
 
 /**
@@ -54,6 +58,7 @@ export interface MonitoringTier {
   alarms: aws.cloudwatch.MetricAlarm[];
   dashboard: aws.cloudwatch.Dashboard;
   churnAlerts: aws.cloudwatch.LogMetricFilter;
+  webhooksDisabled: aws.cloudwatch.LogMetricFilter;
   /** Route 53 health check calling the readiness path through the public listener. */
   outsideCheck: aws.route53.HealthCheck;
   /** The outside-readiness alarm, in ROUTE53_METRICS_REGION with its own topic. */
@@ -232,29 +237,44 @@ export function createMonitoring(args: {
     comparisonOperator: 'GreaterThanThreshold',
   });
 
-  const churnAlerts = new aws.cloudwatch.LogMetricFilter('churn-alerts', {
-    logGroupName: service.logGroup.name,
-    pattern: churnAlertPattern,
-    metricTransformation: {
-      namespace: metricNamespace(settings),
-      name: CHURN_ALERT_METRIC,
-      value: '1',
-      unit: 'Count',
-    },
-  });
-  alarm(
+  /**
+   * A count of one log event, and an alarm when it happens at all. These are events, not states: the alarm
+   * says when one happens, not when the next five minutes are quiet.
+   */
+  const logEventAlarm = (name: string, pattern: string, metricName: string, alarmDescription: string) => {
+    const filter = new aws.cloudwatch.LogMetricFilter(name, {
+      logGroupName: service.logGroup.name,
+      pattern,
+      metricTransformation: { namespace: metricNamespace(settings), name: metricName, value: '1', unit: 'Count' },
+    });
+    alarm(
+      name,
+      {
+        alarmDescription,
+        namespace: metricNamespace(settings),
+        metricName,
+        statistic: 'Sum',
+        period: 300,
+        evaluationPeriods: 1,
+        threshold: 1,
+        comparisonOperator: 'GreaterThanOrEqualToThreshold',
+      },
+      false,
+    );
+    return filter;
+  };
+  const churnAlerts = logEventAlarm(
     'churn-alerts',
-    {
-      alarmDescription: 'The assistant flagged a customer about to leave (urgent retention); see the service logs',
-      namespace: metricNamespace(settings),
-      metricName: CHURN_ALERT_METRIC,
-      statistic: 'Sum',
-      period: 300,
-      evaluationPeriods: 1,
-      threshold: 1,
-      comparisonOperator: 'GreaterThanOrEqualToThreshold',
-    },
-    false,
+    churnAlertPattern,
+    CHURN_ALERT_METRIC,
+    'The assistant flagged a customer about to leave (urgent retention); see the service logs',
+  );
+  const webhooksDisabled = logEventAlarm(
+    'webhooks-disabled',
+    webhookDisabledPattern,
+    WEBHOOKS_DISABLED_METRIC,
+    'A webhook subscription failed for days and was disabled: its receiver gets nothing until an admin resumes ' +
+      'it (PATCH /v1/webhooks/{id} {"enabled": true}); the log line names it',
   );
 
   const dashboard = new aws.cloudwatch.Dashboard('api', {
@@ -285,7 +305,7 @@ export function createMonitoring(args: {
       ),
   });
 
-  return { alarms, dashboard, churnAlerts, ...createOutsideCheck(settings, edge) };
+  return { alarms, dashboard, churnAlerts, webhooksDisabled, ...createOutsideCheck(settings, edge) };
 }
 
 export function dashboardUrl(region: string, name: string): string {
@@ -303,7 +323,7 @@ interface DashboardInputs {
   namespace: string;
 }
 
-/** Dashboard body: traffic and errors, latency, tasks, DynamoDB, business alerts, alarm states. */
+/** Dashboard body: traffic and errors, latency, tasks, DynamoDB, alerts from the logs, alarm states. */
 export function dashboardBody(d: DashboardInputs) {
   const alb = (metric: string, stat = 'Sum', extra: Record<string, string> = {}) => [
     'AWS/ApplicationELB',
@@ -368,7 +388,12 @@ export function dashboardBody(d: DashboardInputs) {
         0,
         12,
       ),
-      graph('Churn alerts', [[d.namespace, CHURN_ALERT_METRIC, { stat: 'Sum' }]], 12, 12),
+      graph(
+        'Churn alerts and disabled webhooks',
+        [CHURN_ALERT_METRIC, WEBHOOKS_DISABLED_METRIC].map((metric) => [d.namespace, metric, { stat: 'Sum' }]),
+        12,
+        12,
+      ),
       {
         type: 'alarm',
         x: 0,

@@ -568,15 +568,33 @@ for (const stack of STACKS) {
         });
       });
 
-      it('turns the service’s churn_alert log events into a metric and an alarm', () => {
-        const filter = one(run, TYPES.metricFilter).inputs;
-        expect(filter.pattern).to.equal(`{ $.event = "${LOG_EVENTS.churnAlert}" }`);
-        expect(filter.logGroupName).to.equal(one(run, TYPES.logGroup).inputs.name);
-        const alarm = alarmNamed('churn-alerts');
-        expect([alarm.namespace, alarm.metricName]).to.deep.equal([
-          filter.metricTransformation.namespace,
-          filter.metricTransformation.name,
-        ]);
+      it('turns the service’s churn_alert and webhook_disabled log events into metrics and alarms', () => {
+        const filters = ofType(run, TYPES.metricFilter);
+        expect(filters.map((f) => f.name).sort()).to.deep.equal(['churn-alerts', 'webhooks-disabled']);
+        const logGroup = one(run, TYPES.logGroup).inputs.name;
+        for (const [name, event] of [
+          ['churn-alerts', LOG_EVENTS.churnAlert],
+          ['webhooks-disabled', LOG_EVENTS.webhookDisabled],
+        ] as const) {
+          const filter = one(run, TYPES.metricFilter, name).inputs;
+          expect(filter.pattern, name).to.equal(`{ $.event = "${event}" }`);
+          expect(filter.logGroupName, name).to.equal(logGroup);
+          expect(filter.metricTransformation, name).to.deep.include({ namespace: `Freeda/${stack}`, value: '1' });
+          const alarm = alarmNamed(name);
+          expect([alarm.namespace, alarm.metricName], name).to.deep.equal([
+            filter.metricTransformation.namespace,
+            filter.metricTransformation.name,
+          ]);
+          // One event is enough, and it goes to the stack's alerts topic.
+          expect(alarm, name).to.deep.include({
+            statistic: 'Sum',
+            threshold: 1,
+            comparisonOperator: 'GreaterThanOrEqualToThreshold',
+            alarmActions: [TOPIC_ARN],
+          });
+        }
+        const names = filters.map((f) => f.inputs.metricTransformation.name);
+        expect(new Set(names).size).to.equal(names.length);
       });
 
       it(`alarms within 3 minutes when fewer than ${expected.scaling[0]} tasks are healthy, or none reports at all`, () => {
@@ -647,10 +665,17 @@ for (const stack of STACKS) {
         });
       }
 
-      it('draws a dashboard of traffic, latency, tasks, tables, churn alerts and alarms', () => {
+      it('draws a dashboard of traffic, latency, tasks, tables, churn alerts, disabled webhooks and alarms', () => {
         const body = JSON.parse(one(run, TYPES.dashboard).inputs.dashboardBody);
         const text = JSON.stringify(body);
-        for (const needle of ['RequestCount', 'TargetResponseTime', 'CPUUtilization', 'ConsumedWriteCapacityUnits']) {
+        for (const needle of [
+          'RequestCount',
+          'TargetResponseTime',
+          'CPUUtilization',
+          'ConsumedWriteCapacityUnits',
+          'ChurnAlerts',
+          'WebhooksDisabled',
+        ]) {
           expect(text).to.include(needle);
         }
         const alarmWidget = body.widgets.find((w: { type: string }) => w.type === 'alarm');
