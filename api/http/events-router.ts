@@ -16,6 +16,8 @@ export interface EventsDeps {
   heartbeatMs: number;
   /** Throws the 404 of a ticket the token does not open. */
   checkTicketToken(ticketId: string, token: string): Promise<void>;
+  /** Throws the 404 of a ticket that does not exist (any more). */
+  checkTicket(ticketId: string): Promise<void>;
 }
 
 const StreamTokenParam = z
@@ -54,9 +56,11 @@ export function eventsRouter(registry: OpenAPIRegistry, auth: AuthService, deps:
         query: StreamQuery,
         success: { status: 200, description: 'An event stream', mediaType: 'text/event-stream' },
       },
-      async ({ query, req, res }) => {
+      async ({ query, principal, req, res }) => {
         const filter = { audience: 'agent' as const, ticketId: query.ticket_id, types: query.types };
-        await serveStream(req, res, deps.streams, filter, deps.heartbeatMs);
+        // Held open for hours: the credential is checked again every few seconds, not only now.
+        const holds = () => auth.stillHolds(principal, 'agent');
+        await serveStream(req, res, deps.streams, filter, deps.heartbeatMs, holds);
       },
     )
     .add(
@@ -107,7 +111,9 @@ export function eventsRouter(registry: OpenAPIRegistry, auth: AuthService, deps:
         errors: { 404: 'No such ticket, or not its token' },
       },
       async ({ params, query, bearer, ticketByStreamToken, req, res }) => {
-        if (!ticketByStreamToken) await deps.checkTicketToken(params.ticket_id, bearer);
+        // A stream token proves the ticket once was the caller's; it must also still exist.
+        if (ticketByStreamToken) await deps.checkTicket(params.ticket_id);
+        else await deps.checkTicketToken(params.ticket_id, bearer);
         const filter = { audience: 'customer' as const, ticketId: params.ticket_id, types: query.types };
         await serveStream(req, res, deps.streams, filter, deps.heartbeatMs);
       },
