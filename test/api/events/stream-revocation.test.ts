@@ -63,8 +63,9 @@ describe('live streams after a revocation', () => {
     await h.http().get('/v1/events/stream').set('authorization', as(leaving.token)).expect(401);
   });
 
-  it("ends the streams of a deleted user and of a logged-out session, not the same user's other session", async () => {
+  it("ends the streams of a deleted user, a demoted user and a logged-out session, not the same user's other session", async () => {
     const deleted = await h.user('agent');
+    const demoted = await h.user('manager');
     const loggingOut = await h.user('manager');
     const login = await h
       .http()
@@ -72,19 +73,27 @@ describe('live streams after a revocation', () => {
       .send({ email: loggingOut.email, password: loggingOut.password });
     const otherSession = login.body.access_token as string;
     const ofDeleted = await stream('/v1/events/stream', deleted.token);
+    const ofDemoted = await stream('/v1/events/stream', demoted.token);
     const ofLogout = await stream('/v1/events/stream', loggingOut.token);
     const ofOtherSession = await stream('/v1/events/stream', otherSession);
 
     await h.http().delete(`/v1/users/${deleted.email}`).set('authorization', as(ADMIN_KEY)).expect(204);
+    await h
+      .http()
+      .patch(`/v1/users/${demoted.email}`)
+      .set('authorization', as(ADMIN_KEY))
+      .send({ role: 'agent' })
+      .expect(200);
     await h.http().post('/v1/auth/logout').set('authorization', as(loggingOut.token)).expect(204);
 
     expect(await ofDeleted.refused()).to.equal(401);
+    expect(await ofDemoted.refused()).to.equal(401);
     expect(await ofLogout.refused()).to.equal(401);
     await receives(ofOtherSession);
     expect(ofOtherSession.errors).to.equal(0);
   });
 
-  it("ends a revoked API key's open stream and refuses its reconnection; another key's stream goes on", async () => {
+  it("ends a revoked API key's open streams, on another instance too, and refuses their reconnection; another key's stream goes on", async () => {
     const key = async (name: string) =>
       (
         await h
@@ -99,14 +108,26 @@ describe('live streams after a revocation', () => {
     const ofRevoked = await stream('/v1/events/stream', revoked.api_key);
     const ofRevokedByToken = await stream(`/v1/events/stream?stream_token=${await streamToken(revoked.api_key)}`);
     const ofKept = await stream('/v1/events/stream', kept.api_key);
-    await receives(ofRevoked);
+    // A second instance on the same tables, which never hears of the revocation but through its own checks.
+    const second = await startHarness(FAST, h.tables);
+    const secondServed = await serve(second);
+    try {
+      const elsewhere = listen(secondServed.base, '/v1/events/stream', revoked.api_key);
+      open.push(elsewhere);
+      await elsewhere.opened();
+      await Promise.all([receives(ofRevoked), receives(elsewhere)]);
 
-    await h.http().delete(`/v1/api-keys/${revoked.key_id}`).set('authorization', as(ADMIN_KEY)).expect(204);
+      await h.http().delete(`/v1/api-keys/${revoked.key_id}`).set('authorization', as(ADMIN_KEY)).expect(204);
 
-    expect(await ofRevoked.refused()).to.equal(401);
-    expect(await ofRevokedByToken.refused()).to.equal(401);
-    await receives(ofKept);
-    expect(ofKept.errors).to.equal(0);
+      expect(await ofRevoked.refused()).to.equal(401);
+      expect(await ofRevokedByToken.refused()).to.equal(401);
+      expect(await elsewhere.refused()).to.equal(401);
+      await receives(ofKept);
+      expect(ofKept.errors).to.equal(0);
+    } finally {
+      await secondServed.close();
+      await second.close();
+    }
   });
 
   it("ends a customer's stream when the ticket is deleted, after telling it so, and refuses its reconnection", async () => {
