@@ -135,7 +135,8 @@ export class EventHub {
           if (holds || !this.subscribers.has(subscriber)) return;
           this.subscribers.delete(subscriber);
           subscriber.end();
-        }, this.onError)
+        })
+        .catch(this.onError)
         .finally(() => {
           // A failed check (DynamoDB unavailable) is tried again a period later, not at every poll.
           check.at = this.now();
