@@ -118,7 +118,8 @@ export async function buildRuntime(config: Config, logger: Logger, overrides: Ru
     externalIds: new ExternalMessageIds(dynamo.doc, tableNames.tickets),
     reopenWindowDays: config.reopenWindowDays,
   });
-  const hub = new EventHub(events, config.events.lookbackMs, config.events.pollMs, (err) =>
+  // Streams re-check their reader's credential as often as a request would see a change (the session cache).
+  const hub = new EventHub(events, config.events.lookbackMs, config.events.pollMs, SESSION_CHECK_CACHE_MS, (err) =>
     logger.warn('event stream poll failed', { err: err instanceof Error ? err.message : String(err) }),
   );
   const streams = new LiveStreams(hub, config.events.lookbackMs);
@@ -179,6 +180,7 @@ export async function buildRuntime(config: Config, logger: Logger, overrides: Ru
         streams,
         heartbeatMs: config.events.heartbeatMs,
         checkTicketToken: (ticketId, token) => tickets.checkToken(ticketId, token),
+        checkTicket: (ticketId) => tickets.checkExists(ticketId),
       },
       reports: {
         export: new TicketExport(ticketRepository),

@@ -7,7 +7,7 @@ import type { AuditEvent, AuditTrail } from './audit.js';
 import type { DeviceTokens } from './devices.js';
 import { passwordWeakness } from './password-strength.js';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from './passwords.js';
-import { type Principal, type Role, USER_ROLES, type UserRole } from './principal.js';
+import { hasRole, type Principal, type Role, USER_ROLES, type UserRole } from './principal.js';
 import type { ApiKeyItem, PrincipalRepository, UserItem } from './repository.js';
 import type { SessionStore } from './sessions.js';
 import type { StreamGrant, TokenService } from './tokens.js';
@@ -85,6 +85,9 @@ export class AuthService {
   /** key id -> when this task last recorded its use. */
   private readonly keyUse = new Map<string, number>();
 
+  /** key id -> what a stream's re-check last read of it, and until when that is trusted. */
+  private readonly keyCheck = new Map<string, { until: number; item: Pick<ApiKeyItem, 'name' | 'role'> | undefined }>();
+
   constructor(
     private readonly principals: PrincipalRepository,
     private readonly tokens: TokenService,
@@ -138,18 +141,46 @@ export class AuthService {
   async verifyStreamToken(token: string): Promise<StreamGrant | undefined> {
     const grant = await this.tokens.verifyStream(token);
     if (!grant || !('principal' in grant)) return grant;
-    const { principal } = grant;
+    const principal = await this.current(grant.principal, false);
+    return principal && { principal };
+  }
+
+  /**
+   * Whether a principal authenticated a while ago (an open event stream's reader) may still act with at least
+   * `min`: its session still holds, or its API key still exists. Cached like the per-request session check
+   * (`SESSION_CHECK_CACHE_MS`, per session or key), so many streams of one reader cost one read per period.
+   */
+  async stillHolds(principal: Principal, min: Role): Promise<boolean> {
+    const today = await this.current(principal, true);
+    return today !== undefined && hasRole(today, min);
+  }
+
+  /** The principal with today's name and role, or undefined when its session or key no longer holds. */
+  private async current(principal: Principal, cached: boolean): Promise<Principal | undefined> {
     if (principal.kind === 'user') {
       if (!principal.sessionId || !principal.email) return undefined;
       const user = await this.sessions.check(principal.sessionId, principal.email);
-      return user && { principal: { ...principal, name: user.name, role: user.role } };
+      return user && { ...principal, name: user.name, role: user.role };
     }
     if (principal.kind === 'api_key') {
-      const item = await this.principals.getApiKey(principal.id.replace(/^api-key:/, ''));
-      return item && { principal: { ...principal, name: item.name, role: item.role } };
+      const id = principal.id.replace(/^api-key:/, '');
+      const item = cached ? await this.cachedKey(id) : await this.principals.getApiKey(id);
+      return item && { ...principal, name: item.name, role: item.role };
     }
     // The bootstrap key: valid while the service runs with it.
-    return this.bootstrapHash ? grant : undefined;
+    return this.bootstrapHash ? principal : undefined;
+  }
+
+  private async cachedKey(id: string): Promise<Pick<ApiKeyItem, 'name' | 'role'> | undefined> {
+    const now = this.clock().getTime();
+    const hit = this.keyCheck.get(id);
+    if (hit && hit.until > now) return hit.item;
+    const found = await this.principals.getApiKey(id);
+    const item = found && { name: found.name, role: found.role };
+    // Bounded: a flood of distinct keys cannot grow the map without limit.
+    if (this.keyCheck.size >= 10_000) this.keyCheck.clear();
+    this.keyCheck.set(id, { until: now + this.sessions.cacheMs, item });
+    return item;
   }
 
   private recordKeyUse(item: ApiKeyItem): void {
@@ -365,5 +396,7 @@ export class AuthService {
   async deleteApiKey(id: string, by: Principal): Promise<void> {
     const event = { type: 'api_key.revoked' as const, actor: by.id, subject: id };
     if (!(await this.audited(event, (also) => this.principals.deleteApiKey(id, also)))) throw notFound('API key');
+    // This task's streams of the key end at their next check (other tasks' within the cache period).
+    this.keyCheck.delete(id);
   }
 }

@@ -49,6 +49,11 @@ export class SessionStore {
     return { token: `rt_${sessionId}.${secret}`, hash: hashToken(secret) };
   }
 
+  /** How long a check is trusted (other credential checks use the same period). */
+  get cacheMs(): number {
+    return this.options.cacheMs;
+  }
+
   get refreshTtlSeconds(): number {
     return this.options.refreshTtlSeconds;
   }

@@ -2,7 +2,9 @@
  * The live side of the log (DESIGN 3b, out 2): one poller per task for all its open streams. While any
  * stream is open it Queries the feed every `pollMs`, re-reading the lookback window (an event's id is taken
  * before its transaction commits, so a late commit can land below ids already seen) and dropping ids it has
- * seen; with no stream open it reads nothing.
+ * seen; with no stream open it reads nothing. The same loop asks each stream, at most every `recheckMs`,
+ * whether its reader still holds the credential that opened it, and ends the streams whose reader no longer
+ * does (a stream is held open for hours; a deactivated user or a revoked key must not keep receiving events).
  */
 import { feedBucket } from './ids.js';
 import type { EventLog } from './log.js';
@@ -12,14 +14,27 @@ export interface Subscriber {
   /** Events with an id below this are older than the stream (its replay from the log covers them). */
   since: string;
   deliver(event: TicketEvent): void;
-  /** The service is stopping: end the stream now. */
+  /** The service is stopping, or the reader lost its access: end the stream now. */
   end(): void;
+  /**
+   * Whether the reader still holds its credential (asked every `recheckMs` at most, never per event; a
+   * rejection keeps the stream and asks again next time). False ends the stream.
+   */
+  holds?(): Promise<boolean>;
+}
+
+/** When a subscriber's credential was last confirmed, and whether a check is on its way. */
+interface Check {
+  at: number;
+  running: boolean;
 }
 
 const PAGE = 100;
 
 export class EventHub {
-  private readonly subscribers = new Set<Subscriber>();
+  private readonly subscribers = new Map<Subscriber, Check>();
+  /** Credential checks under way, awaited at shutdown. */
+  private readonly checks = new Set<Promise<void>>();
   private readonly seen = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
@@ -31,6 +46,7 @@ export class EventHub {
     private readonly log: EventLog,
     private readonly lookbackMs: number,
     private readonly pollMs: number,
+    private readonly recheckMs: number,
     private readonly onError: (err: unknown) => void,
     private readonly now: () => number = Date.now,
   ) {}
@@ -44,7 +60,8 @@ export class EventHub {
       subscriber.end();
       return () => {};
     }
-    this.subscribers.add(subscriber);
+    // It was checked when it opened.
+    this.subscribers.set(subscriber, { at: this.now(), running: false });
     this.schedule(0);
     return () => {
       this.subscribers.delete(subscriber);
@@ -83,9 +100,9 @@ export class EventHub {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
-    for (const s of [...this.subscribers]) s.end();
+    for (const s of [...this.subscribers.keys()]) s.end();
     this.subscribers.clear();
-    await this.polling;
+    await Promise.all([this.polling, ...this.checks]);
   }
 
   private schedule(delay: number): void {
@@ -103,7 +120,35 @@ export class EventHub {
     this.timer.unref();
   }
 
+  /**
+   * Starts the credential check of every stream last confirmed `recheckMs` ago or more. Delivery does not wait
+   * for them: a check that ends a stream removes it before its next poll.
+   */
+  private recheck(): void {
+    const due = this.now() - this.recheckMs;
+    for (const [subscriber, check] of this.subscribers) {
+      if (!subscriber.holds || check.running || check.at > due) continue;
+      check.running = true;
+      const done: Promise<void> = subscriber
+        .holds()
+        .then((holds) => {
+          if (holds || !this.subscribers.has(subscriber)) return;
+          this.subscribers.delete(subscriber);
+          subscriber.end();
+        })
+        .catch(this.onError)
+        .finally(() => {
+          // A failed check (DynamoDB unavailable) is tried again a period later, not at every poll.
+          check.at = this.now();
+          check.running = false;
+          this.checks.delete(done);
+        });
+      this.checks.add(done);
+    }
+  }
+
   private async poll(): Promise<void> {
+    this.recheck();
     const windowStart = new Date(this.now() - this.lookbackMs).toISOString();
     const fresh: TicketEvent[] = [];
     for await (const event of this.since(windowStart)) {
@@ -114,7 +159,7 @@ export class EventHub {
     // Ids below the window can no longer come back: forget them.
     for (const id of this.seen) if (id < windowStart) this.seen.delete(id);
     for (const event of fresh) {
-      for (const s of this.subscribers) if (event.id >= s.since) s.deliver(event);
+      for (const s of this.subscribers.keys()) if (event.id >= s.since) s.deliver(event);
     }
   }
 }

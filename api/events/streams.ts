@@ -15,8 +15,13 @@ export interface StreamFilter {
 
 export interface StreamSink {
   send(event: TicketEvent): void;
-  /** The service stops: the stream must end now (the client reconnects elsewhere and resumes). */
+  /**
+   * The stream must end now: the service stops (the client reconnects elsewhere and resumes), the reader lost
+   * its access, or the customer's ticket was deleted (the reconnection is then refused).
+   */
   end(): void;
+  /** Whether the reader still holds the credential that opened the stream (see `Subscriber.holds`). */
+  holds?(): Promise<boolean>;
 }
 
 const PUBLIC_ACTORS = new Set(['customer', 'assistant', 'system']);
@@ -83,12 +88,20 @@ export class LiveStreams {
   async open(filter: StreamFilter, lastEventId: string | undefined, sink: StreamSink): Promise<() => void> {
     const sent = new Set<string>();
     let replaying = lastEventId !== undefined;
+    let over = false;
     const buffered: TicketEvent[] = [];
     const emit = (event: TicketEvent) => {
-      if (sent.has(event.id) || (lastEventId !== undefined && event.id <= lastEventId)) return;
+      if (over || sent.has(event.id) || (lastEventId !== undefined && event.id <= lastEventId)) return;
       const view = viewFor(filter, event);
       sent.add(event.id);
       if (view) sink.send(view);
+      // Nothing more comes of a deleted ticket, and its token opens nothing now: the customer's stream ends
+      // (whatever its `types`), and the client's reconnection is refused.
+      if (filter.audience === 'customer' && event.type === 'ticket.deleted' && event.ticket_id === filter.ticketId) {
+        over = true;
+        sink.end();
+        return;
+      }
       // Ids older than the window cannot come again from the hub.
       if (sent.size > 10_000) {
         const floor = new Date(Date.now() - 2 * this.lookbackMs).toISOString();
@@ -99,9 +112,13 @@ export class LiveStreams {
       since: lastEventId ?? new Date().toISOString(),
       deliver: (event) => (replaying ? buffered.push(event) : emit(event)),
       end: () => sink.end(),
+      ...(sink.holds && { holds: sink.holds }),
     });
     if (lastEventId !== undefined) {
-      for await (const event of this.hub.since(lastEventId, filter.ticketId)) emit(event);
+      for await (const event of this.hub.since(lastEventId, filter.ticketId)) {
+        emit(event);
+        if (over) break;
+      }
       replaying = false;
       for (const event of buffered.splice(0)) emit(event);
     }

@@ -16,6 +16,8 @@ export interface EventsDeps {
   heartbeatMs: number;
   /** Throws the 404 of a ticket the token does not open. */
   checkTicketToken(ticketId: string, token: string): Promise<void>;
+  /** Throws the 404 of a ticket that does not exist (any more). */
+  checkTicket(ticketId: string): Promise<void>;
 }
 
 const StreamTokenParam = z
@@ -47,16 +49,18 @@ export function eventsRouter(registry: OpenAPIRegistry, auth: AuthService, deps:
         path: '/v1/events/stream',
         operationId: 'streamEvents',
         summary: 'Live stream of every event (Server-Sent Events), optionally of one ticket or some types',
-        description: STREAM_DESCRIPTION,
+        description: `${STREAM_DESCRIPTION} The reader's access is checked again every few seconds: once the account is deactivated, deleted, demoted or logged out, or the API key revoked, the stream ends and its reconnection is refused.`,
         tags,
         access: 'agent',
         streamToken: true,
         query: StreamQuery,
         success: { status: 200, description: 'An event stream', mediaType: 'text/event-stream' },
       },
-      async ({ query, req, res }) => {
+      async ({ query, principal, req, res }) => {
         const filter = { audience: 'agent' as const, ticketId: query.ticket_id, types: query.types };
-        await serveStream(req, res, deps.streams, filter, deps.heartbeatMs);
+        // Held open for hours: the credential is checked again every few seconds, not only now.
+        const holds = () => auth.stillHolds(principal, 'agent');
+        await serveStream(req, res, deps.streams, filter, deps.heartbeatMs, holds);
       },
     )
     .add(
@@ -97,7 +101,7 @@ export function eventsRouter(registry: OpenAPIRegistry, auth: AuthService, deps:
         path: '/v1/public/tickets/{ticket_id}/events',
         operationId: 'streamPublicTicketEvents',
         summary: "Live stream of my ticket's public events (Server-Sent Events): no internal notes, no analytics",
-        description: STREAM_DESCRIPTION,
+        description: `${STREAM_DESCRIPTION} The stream ends after \`ticket.deleted\`; a reconnection then gets 404.`,
         tags: ['public'],
         access: 'ticket_token',
         streamToken: true,
@@ -107,7 +111,9 @@ export function eventsRouter(registry: OpenAPIRegistry, auth: AuthService, deps:
         errors: { 404: 'No such ticket, or not its token' },
       },
       async ({ params, query, bearer, ticketByStreamToken, req, res }) => {
-        if (!ticketByStreamToken) await deps.checkTicketToken(params.ticket_id, bearer);
+        // A stream token proves the ticket once was the caller's; it must also still exist.
+        if (ticketByStreamToken) await deps.checkTicket(params.ticket_id);
+        else await deps.checkTicketToken(params.ticket_id, bearer);
         const filter = { audience: 'customer' as const, ticketId: params.ticket_id, types: query.types };
         await serveStream(req, res, deps.streams, filter, deps.heartbeatMs);
       },

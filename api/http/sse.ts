@@ -1,7 +1,8 @@
 /**
  * Server-Sent Events on an Express response: `id:` is the event id (the client's `Last-Event-ID` when it
  * reconnects), `data:` the event as JSON; a comment line every heartbeat keeps proxies from closing an idle
- * stream.
+ * stream. The stream ends cleanly (the response ends) when the service stops, the reader's credential no longer
+ * holds, or a customer's ticket is deleted; the client's reconnection then meets the usual checks.
  */
 import type { Request, Response } from 'express';
 import type { TicketEvent } from '../events/model.js';
@@ -16,6 +17,8 @@ export async function serveStream(
   streams: LiveStreams,
   filter: StreamFilter,
   heartbeatMs: number,
+  /** The reader's credential still holds (an agent's stream): asked periodically, false ends the stream. */
+  holds?: () => Promise<boolean>,
 ): Promise<void> {
   const header = req.get('last-event-id')?.trim();
   const lastEventId = header && EVENT_ID.test(header) ? header : undefined;
@@ -44,7 +47,7 @@ export async function serveStream(
     if (!ended) res.write(`id: ${event.id}\ndata: ${JSON.stringify(event)}\n\n`);
   };
   try {
-    stop = await streams.open(filter, lastEventId, { send, end: finish });
+    stop = await streams.open(filter, lastEventId, { send, end: finish, ...(holds && { holds }) });
   } catch {
     // The log did not answer during the replay: end the stream; the client reconnects and resumes.
     finish();

@@ -380,6 +380,11 @@ export class TicketService {
     await this.openWithToken(ticketId, token);
   }
 
+  /** Throws the 404 of a ticket that does not exist, or no longer (a customer's stream opened by a stream token). */
+  async checkExists(ticketId: string): Promise<void> {
+    await this.mustGet(ticketId);
+  }
+
   async getPublic(ticketId: string, token: string): Promise<PublicTicket> {
     const ticket = await this.openWithToken(ticketId, token);
     const page = await this.messagePage(ticketId, { shared: true });

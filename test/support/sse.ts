@@ -33,6 +33,10 @@ export interface Listener {
   /** Resolves once an event matching `test` arrived (or has already). */
   until(test: (e: TicketEvent) => boolean): Promise<TicketEvent>;
   opened(): Promise<void>;
+  /** Error events so far: a stream that ended (the client reconnects) or a refused connection. */
+  errors: number;
+  /** Resolves with the HTTP status that made the client give up (it reconnected and was refused). */
+  refused(): Promise<number | undefined>;
   close(): void;
 }
 
@@ -53,6 +57,15 @@ export function listen(base: string | (() => string), path: string, token?: stri
         headers: { ...(init?.headers as Record<string, string>), ...(token && { authorization: `Bearer ${token}` }) },
       });
     },
+  });
+  let errors = 0;
+  let gaveUp: ((code: number | undefined) => void) | undefined;
+  const refusal = new Promise<number | undefined>((resolve) => {
+    gaveUp = resolve;
+  });
+  source.addEventListener('error', (event) => {
+    errors++;
+    if (source.readyState === EventSource.CLOSED) gaveUp?.(event.code);
   });
   source.onmessage = (message) => {
     const event = JSON.parse(message.data) as TicketEvent;
@@ -78,6 +91,10 @@ export function listen(base: string | (() => string), path: string, token?: stri
       if (source.readyState === EventSource.OPEN) return Promise.resolve();
       return new Promise((resolve) => source.addEventListener('open', () => resolve(), { once: true }));
     },
+    get errors() {
+      return errors;
+    },
+    refused: () => refusal,
     close: () => source.close(),
   };
 }
