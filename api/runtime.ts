@@ -31,6 +31,7 @@ import { TicketExport } from './reports/export.js';
 import { AnalyticsSummaryService } from './reports/summary.js';
 import { CursorCodec } from './tickets/cursor.js';
 import { ExternalMessageIds } from './tickets/external-ids.js';
+import { TicketLists } from './tickets/lists.js';
 import { TicketRepository } from './tickets/repository.js';
 import { TicketService } from './tickets/service.js';
 import { DEFAULT_DISPATCHER_OPTIONS, type DispatcherOptions, WebhookDispatcher } from './webhooks/dispatcher.js';
@@ -101,6 +102,7 @@ export async function buildRuntime(config: Config, logger: Logger, overrides: Ru
   );
   const events = new EventLog(dynamo.doc, tableNames.events, config.eventsRetentionDays);
   const ticketRepository = new TicketRepository(dynamo.doc, tableNames.tickets, events);
+  const ticketLists = new TicketLists(dynamo.doc, tableNames.tickets);
   const assistant = buildAssistant({
     config,
     logger,
@@ -111,6 +113,7 @@ export async function buildRuntime(config: Config, logger: Logger, overrides: Ru
   const feed = new ChangeFeed(events, cursors, config.events.lookbackMs, config.eventsRetentionDays);
   const tickets = new TicketService({
     repository: ticketRepository,
+    lists: ticketLists,
     events,
     assistant,
     cursors,
@@ -183,8 +186,8 @@ export async function buildRuntime(config: Config, logger: Logger, overrides: Ru
         checkTicket: (ticketId) => tickets.checkExists(ticketId),
       },
       reports: {
-        export: new TicketExport(ticketRepository),
-        summary: new AnalyticsSummaryService(ticketRepository),
+        export: new TicketExport(ticketRepository, ticketLists),
+        summary: new AnalyticsSummaryService(ticketLists),
       },
       corsOrigins: config.corsOrigins,
       trustProxyHops: config.trustProxyHops,

@@ -6,8 +6,10 @@
  * page at a time per ticket (never the texts) and folded as they come, a few tickets at once. Columns added
  * over time go at the end, so that existing readers of the file keep working.
  */
+
+import { listTarget, type TicketLists } from '../tickets/lists.js';
 import { ResponseTimesFold, ticketResponseTimes } from '../tickets/metrics.js';
-import { type TicketItem, TicketRepository } from '../tickets/repository.js';
+import type { TicketItem, TicketRepository } from '../tickets/repository.js';
 import { pendingSecondsAt } from '../tickets/rules.js';
 import { type Cell, csvRow, UTF8_BOM } from './csv.js';
 import type { ExportQuery } from './model.js';
@@ -69,6 +71,7 @@ export class TicketExport {
 
   constructor(
     private readonly repo: TicketRepository,
+    private readonly lists: TicketLists,
     { pageSize = 100, concurrency = 8, clock = () => new Date() }: ExportOptions = {},
   ) {
     this.pageSize = pageSize;
@@ -118,9 +121,9 @@ export class TicketExport {
   /** The CSV text, one chunk per page of tickets (the first chunk holds the BOM and the header row). */
   async *csv(query: ExportQuery): AsyncGenerator<string> {
     // Every combination of these filters has its index (api/db/tables.ts).
-    const target = TicketRepository.listTarget(query);
+    const target = listTarget(query);
     if (!target) throw new Error('no list index for the export filters');
-    const pages = this.repo.pages(target, { pageSize: this.pageSize });
+    const pages = this.lists.pages(target, { pageSize: this.pageSize });
     let chunk = `${query.bom ? UTF8_BOM : ''}${csvRow(EXPORT_COLUMNS)}`;
     for await (const page of pages) {
       const rows = await mapLimit(page, this.concurrency, (t) => this.row(t));

@@ -5,9 +5,9 @@
  * holding more than MAX_TICKETS tickets is refused (400) once that many have been read. See docs/analytics.md.
  */
 import { AppError, badRequest } from '../errors.js';
+import { type ListTarget, listTarget, type TicketLists } from '../tickets/lists.js';
 import { median, percentile, RESPONSE_TIME_ATTRIBUTES, ticketResponseTimes } from '../tickets/metrics.js';
 import { CATEGORIES, CHANNELS, SENTIMENTS, STATUSES, URGENCIES } from '../tickets/model.js';
-import { type ListTarget, TicketRepository } from '../tickets/repository.js';
 import type { AnalyticsSummary, SummaryQuery } from './model.js';
 
 export const DEFAULT_RANGE_DAYS = 30;
@@ -61,7 +61,7 @@ export class AnalyticsSummaryService {
   private readonly pageSize: number;
 
   constructor(
-    private readonly repo: TicketRepository,
+    private readonly lists: TicketLists,
     { clock = () => new Date(), maxTickets = MAX_TICKETS, pageSize = 1000 }: SummaryOptions = {},
   ) {
     this.clock = clock;
@@ -101,8 +101,8 @@ export class AnalyticsSummaryService {
     let tickets = 0;
     let analyzed = 0;
 
-    const target = TicketRepository.listTarget({ created_from: from, created_to: to }) as ListTarget;
-    const pages = this.repo.pages(target, { pageSize: this.pageSize, attributes: ATTRIBUTES });
+    const target = listTarget({ created_from: from, created_to: to }) as ListTarget;
+    const pages = this.lists.pages(target, { pageSize: this.pageSize, attributes: ATTRIBUTES });
     for await (const page of pages) {
       tickets += page.length;
       if (tickets > this.maxTickets) {

@@ -20,6 +20,7 @@ import {
   ExternalMessageTaken,
 } from './external-ids.js';
 import { newAccessToken, newTicketId, tokenMatches } from './ids.js';
+import { listKeys, listTarget, type TicketLists } from './lists.js';
 import { secondsBetween } from './metrics.js';
 import {
   type Channel,
@@ -41,7 +42,7 @@ import {
   type NewMessage,
   type NewTicket,
   type TicketItem,
-  TicketRepository,
+  type TicketRepository,
   WriteConflict,
 } from './repository.js';
 import {
@@ -101,6 +102,8 @@ export interface TicketAssistant {
 
 export interface TicketServiceDeps {
   repository: TicketRepository;
+  /** The ticket lists (index Queries, then the tickets by key). */
+  lists: TicketLists;
   events: EventLog;
   assistant?: TicketAssistant;
   cursors: CursorCodec;
@@ -562,14 +565,12 @@ export class TicketService {
    * is a 400 naming the supported ones, never a Scan. The cursor is bound to the index, partition and range.
    */
   async list(query: ListQuery): Promise<TicketPage> {
-    const target = TicketRepository.listTarget(query);
+    const target = listTarget(query);
     if (!target) throw unsupportedList(query);
     const { index, partitionValue, range } = target;
     const fingerprint = JSON.stringify([index.name, partitionValue, range.from ?? '', range.to ?? '']);
-    const startKey = query.cursor
-      ? this.deps.cursors.decode(query.cursor, fingerprint, TicketRepository.listKeys(index))
-      : undefined;
-    const page = await this.repo.list(target, query.limit ?? DEFAULT_PAGE_SIZE, startKey);
+    const startKey = query.cursor ? this.deps.cursors.decode(query.cursor, fingerprint, listKeys(index)) : undefined;
+    const page = await this.deps.lists.list(target, query.limit ?? DEFAULT_PAGE_SIZE, startKey);
     return {
       items: page.items.map(ticketView),
       next_cursor: page.lastKey ? this.deps.cursors.encode(fingerprint, page.lastKey) : null,

@@ -14,9 +14,9 @@ import { createDynamoClients } from '../../api/db/client.js';
 import { startLocalEngine } from '../../api/db/local-engine.js';
 import { ensureTables } from '../../api/db/schema.js';
 import { TABLES, TICKET_SK } from '../../api/db/tables.js';
-import { EventLog } from '../../api/events/log.js';
+import { type ListFilters, listTarget, TicketLists } from '../../api/tickets/lists.js';
 import { CHANNELS, type ListQuery, STATUSES } from '../../api/tickets/model.js';
-import { type ListFilters, type TicketItem, TicketRepository } from '../../api/tickets/repository.js';
+import { type TicketItem, TicketRepository } from '../../api/tickets/repository.js';
 import { commandLine } from '../lib/command-line.js';
 
 const args = commandLine(
@@ -160,7 +160,7 @@ try {
     { step: 'initialize', name: 'bench-lists' },
   );
 
-  const repo = new TicketRepository(doc, tables.tickets as string, new EventLog(doc, tables.events as string, 30));
+  const lists = new TicketLists(doc, tables.tickets as string);
   const agent = AGENTS[3] as string;
   // Ranges of one day (1,440 tickets created) in the middle of the seeded span.
   const minute = (m: number) => new Date(base + m * 60_000).toISOString();
@@ -206,14 +206,14 @@ try {
   );
   console.log('|---|---|---|---|---|---|---|---|');
   for (const [name, f] of filters) {
-    const target = TicketRepository.listTarget(f as ListQuery);
+    const target = listTarget(f as ListQuery);
     if (!target) throw new Error(`no index for ${name}`);
     Object.assign(read, { scanned: 0, byKey: 0, units: 0, queries: 0, scans: 0 });
     let returned = 0;
     let startKey: Record<string, string> | undefined;
     let n = 0;
     do {
-      const page = await repo.list(target, limit, startKey);
+      const page = await lists.list(target, limit, startKey);
       returned += page.items.length;
       startKey = page.lastKey;
       n++;

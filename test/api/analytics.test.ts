@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { AppError } from '../../api/errors.js';
 import { AnalyticsSummaryService } from '../../api/reports/summary.js';
 import { type Harness, startHarness } from '../support/harness.js';
-import { recordCommands, type SeedTicket, seed, seedId, ticketsRepository } from '../support/reports.js';
+import { recordCommands, type SeedTicket, seed, seedId, ticketLists, ticketsRepository } from '../support/reports.js';
 
 const at = (day: number, seconds = 0) =>
   new Date(Date.parse(`2026-04-${String(day).padStart(2, '0')}T10:00:00.000Z`) + seconds * 1000).toISOString();
@@ -214,13 +214,13 @@ describe('analytics summary (GET /v1/analytics/summary)', () => {
   });
 
   it('stops reading and refuses a range holding more tickets than the bound', async () => {
-    const bounded = new AnalyticsSummaryService(ticketsRepository(h), { maxTickets: 3, pageSize: 2 });
+    const bounded = new AnalyticsSummaryService(ticketLists(h), { maxTickets: 3, pageSize: 2 });
     const err = await bounded
       .summary({ created_from: '2026-04-01T00:00:00.000Z', created_to: '2026-04-30T00:00:00.000Z' })
       .catch((e: unknown) => e);
     expect(err).to.be.instanceOf(AppError);
     expect(err).to.include({ status: 400, code: 'range_too_large' });
-    const fine = new AnalyticsSummaryService(ticketsRepository(h), { maxTickets: 6, pageSize: 2 });
+    const fine = new AnalyticsSummaryService(ticketLists(h), { maxTickets: 6, pageSize: 2 });
     expect(
       (await fine.summary({ created_from: '2026-04-01T00:00:00.000Z', created_to: '2026-04-30T00:00:00.000Z' }))
         .tickets,

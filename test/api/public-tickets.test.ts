@@ -167,12 +167,14 @@ describe('public tickets (customers)', () => {
   it('draws another id when the first one is taken, and never overwrites the existing ticket', async () => {
     const { TicketService } = await import('../../api/tickets/service.js');
     const { TicketRepository } = await import('../../api/tickets/repository.js');
+    const { TicketLists } = await import('../../api/tickets/lists.js');
     const { CursorCodec } = await import('../../api/tickets/cursor.js');
     const ids = ['FRE-COLL1DE0', 'FRE-COLL1DE0', 'FRE-FRESH000'];
     const { EventLog } = await import('../../api/events/log.js');
     const events = new EventLog(h.runtime.dynamo.doc, h.tables.events, 30);
     const service = new TicketService({
       repository: new TicketRepository(h.runtime.dynamo.doc, h.tables.tickets, events),
+      lists: new TicketLists(h.runtime.dynamo.doc, h.tables.tickets),
       events,
       cursors: new CursorCodec(Buffer.alloc(32)),
       userExists: async () => true,

@@ -14,7 +14,7 @@ import { TicketExport } from '../../api/reports/export.js';
 import { spyOnCommands } from '../support/dynamo-spy.js';
 import { ticketEvents } from '../support/events.js';
 import { type Harness, startHarness } from '../support/harness.js';
-import { parseCsv, ticketsRepository } from '../support/reports.js';
+import { parseCsv, ticketLists, ticketsRepository } from '../support/reports.js';
 
 const DAY = 86_400_000;
 const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
@@ -296,7 +296,9 @@ describe('ticket workflow: pending, reopening, first responses', function () {
       });
       await patch(t.id, { status: 'pending', priority: 'urgent', tags: ['box', 'hardware'] }).expect(200);
       await backdate(h, t.id, { pending_since: '2026-01-01T00:00:00.000Z' });
-      const exporter = new TicketExport(ticketsRepository(h), { clock: () => new Date('2026-01-01T01:00:00.000Z') });
+      const exporter = new TicketExport(ticketsRepository(h), ticketLists(h), {
+        clock: () => new Date('2026-01-01T01:00:00.000Z'),
+      });
       let text = '';
       for await (const chunk of exporter.csv({ status: 'pending', bom: false })) text += chunk;
       const [header, ...rows] = parseCsv(text);

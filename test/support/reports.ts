@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { TICKET_SK } from '../../api/db/tables.js';
 import { EventLog } from '../../api/events/log.js';
+import { TicketLists } from '../../api/tickets/lists.js';
 import type { Analytics, Channel, MessageType, Status } from '../../api/tickets/model.js';
 import { messageSortKey, type TicketItem, TicketRepository } from '../../api/tickets/repository.js';
 import type { Harness } from './harness.js';
@@ -32,6 +33,10 @@ export function ticketsRepository(h: Harness): TicketRepository {
     h.tables.tickets,
     new EventLog(h.runtime.dynamo.doc, h.tables.events, 30),
   );
+}
+
+export function ticketLists(h: Harness): TicketLists {
+  return new TicketLists(h.runtime.dynamo.doc, h.tables.tickets);
 }
 
 export async function seed(h: Harness, tickets: SeedTicket[]): Promise<void> {
