@@ -45,7 +45,7 @@ export const Event = z
     actor: z.string().meta({ description: '`customer`, `assistant`, `system`, or the agent or API key' }),
     data: z.record(z.string(), z.unknown()).meta({
       description:
-        'ticket.created: channel, priority, status, first message id; message.created: message_id, type, author_name, internal, content, and `changes` when the message moved the ticket; ticket.updated: `changes` {field: {before, after}}; ticket.reopened (a closed ticket taken back to work, by a change, an agent reply or a customer message): `changes`, and `message_id` when a message reopened it; ticket.analyzed: the analytics; churn.alert: churn_risk and category',
+        'ticket.created: channel, priority, status, first message id and its text (content); message.created: message_id, type, author_name, internal, content, and `changes` when the message moved the ticket; ticket.updated: `changes` {field: {before, after}}; ticket.reopened (a closed ticket taken back to work, by a change, an agent reply or a customer message): `changes`, and `message_id` when a message reopened it; ticket.analyzed: the analytics; churn.alert: churn_risk and category',
     }),
   })
   .meta({ id: 'Event' });

@@ -295,6 +295,8 @@ export class TicketService {
         priority: 'normal',
         channel: input.channel,
         message_id: first.message_id,
+        // The customer's words, as message.created carries a message's: a new ticket is read from its event.
+        content: first.content,
       });
       try {
         await this.repo.commit(`create#${attempt}`, [

@@ -358,7 +358,7 @@ describe('channel bridges', () => {
   });
 
   describe('what an integration key may do', () => {
-    it("an agent's reply reaches the bridge with its text in the event; internal notes are marked internal", async () => {
+    it("every message reaches the bridge with its text in its event, the first with the ticket's creation; notes are marked internal", async () => {
       const opened = await openFor(h, bridge, opening()).expect(201);
       const id = opened.body.ticket.ticket_id as string;
       const agent = await h.user('agent');
@@ -375,6 +375,9 @@ describe('channel bridges', () => {
       expect(byType('agent')).to.include({ content: 'Please restart your box', internal: false });
       expect(byType('internal')).to.include({ content: 'Customer is on the premium plan', internal: true });
       expect(byType('customer')).to.include({ content: 'Done, still nothing', internal: false });
+      // The first message travels with the ticket's creation.
+      const created = history.body.events.find((e: Json) => e.type === 'ticket.created');
+      expect(created.data).to.include({ content: opening().message, channel: 'whatsapp' });
     });
 
     it('reads what an agent reads: the queue, a ticket, its conversation, its history, the change feed', async () => {
