@@ -363,6 +363,19 @@ export const webhooksTable: TableDefinition = {
 
 export const TABLES: TableDefinition[] = [ticketsTable, principalsTable, rateLimitsTable, eventsTable, webhooksTable];
 
+/** Names for every table, keyed by suffix (`tickets`, `events`...): `<prefix>-<suffix>` (benchmarks, tests). */
+export function prefixedTableNames(prefix: string): Record<string, string> {
+  return Object.fromEntries(TABLES.map((def) => [def.suffix, `${prefix}-${def.suffix}`]));
+}
+
+/**
+ * The settings that point a process at these tables (names keyed by suffix): one variable per table of TABLES,
+ * so a table added there reaches every process started with them.
+ */
+export function tableEnv(names: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(TABLES.map((def) => [def.envVar, names[def.suffix] as string]));
+}
+
 /** Every attribute used in a key of the table or of one of its indexes, with its type. */
 export function keyAttributes(def: TableDefinition): KeyAttribute[] {
   const all = [def.partitionKey, def.sortKey, ...def.indexes.flatMap((i) => [i.partitionKey, i.sortKey])];

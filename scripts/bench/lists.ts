@@ -13,7 +13,7 @@ import { batchWriteAll, chunks } from '../../api/db/batch.js';
 import { createDynamoClients } from '../../api/db/client.js';
 import { startLocalEngine } from '../../api/db/local-engine.js';
 import { ensureTables } from '../../api/db/schema.js';
-import { TABLES, TICKET_SK } from '../../api/db/tables.js';
+import { prefixedTableNames, TICKET_SK } from '../../api/db/tables.js';
 import { type ListFilters, listTarget, TicketLists } from '../../api/tickets/lists.js';
 import { CHANNELS, type ListQuery, STATUSES } from '../../api/tickets/model.js';
 import { type TicketItem, TicketRepository } from '../../api/tickets/repository.js';
@@ -101,7 +101,7 @@ function ticket(i: number): TicketItem {
 const engine = args.endpoint ? undefined : await startLocalEngine();
 const endpoint = args.endpoint ?? (engine?.endpoint as string);
 const tag = `lists-${Date.now().toString(36)}`;
-const tables = Object.fromEntries(TABLES.map((t) => [t.suffix, `${tag}-${t.suffix}`]));
+const tables = prefixedTableNames(tag);
 const { client, doc } = createDynamoClients({ endpoint, timeoutMs: 60_000, connectTimeoutMs: 30_000 });
 
 try {

@@ -20,7 +20,7 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createDynamoClients } from '../../api/db/client.js';
 import { startLocalEngine } from '../../api/db/local-engine.js';
 import { ensureTables } from '../../api/db/schema.js';
-import { TABLES } from '../../api/db/tables.js';
+import { prefixedTableNames } from '../../api/db/tables.js';
 import { legacyStore } from '../legacy/generate.js';
 import { commandLine } from '../lib/command-line.js';
 
@@ -160,7 +160,7 @@ Options:
       try {
         const setup = createDynamoClients({ endpoint: engine.endpoint, timeoutMs: 10_000 });
         for (const c of [1, 8]) {
-          const names = Object.fromEntries(TABLES.map((t) => [t.suffix, `bench-${rtt}-${c}-${t.suffix}`]));
+          const names = prefixedTableNames(`bench-${rtt}-${c}`);
           await ensureTables(setup.client, names);
         }
         setup.client.destroy();

@@ -15,7 +15,7 @@ import { loadConfig } from '../../api/config.js';
 import { createDynamoClients } from '../../api/db/client.js';
 import { startLocalEngine } from '../../api/db/local-engine.js';
 import { ensureTables } from '../../api/db/schema.js';
-import { TABLES } from '../../api/db/tables.js';
+import { prefixedTableNames, tableEnv } from '../../api/db/tables.js';
 import { EventLog } from '../../api/events/log.js';
 import { newEvent } from '../../api/events/model.js';
 import { createLogger } from '../../api/logger.js';
@@ -44,7 +44,7 @@ const ADMIN_KEY = 'bench-bootstrap-admin-key-0123456789abcdef';
 const engine = args.endpoint ? undefined : await startLocalEngine();
 const endpoint = args.endpoint ?? (engine?.endpoint as string);
 const tag = `bench-${Date.now().toString(36)}`;
-const tables = Object.fromEntries(TABLES.map((t) => [t.suffix, `${tag}-${t.suffix}`]));
+const tables = prefixedTableNames(tag);
 const setup = createDynamoClients({ endpoint, timeoutMs: 10_000 });
 await ensureTables(setup.client, tables);
 setup.client.destroy();
@@ -52,7 +52,7 @@ setup.client.destroy();
 const config = loadConfig({
   NODE_ENV: 'test',
   DYNAMODB_ENDPOINT: endpoint,
-  ...Object.fromEntries(TABLES.map((t) => [t.envVar, tables[t.suffix] as string])),
+  ...tableEnv(tables),
   BOOTSTRAP_ADMIN_KEY: ADMIN_KEY,
   TOKEN_SIGNING_KEY: 'bench-token-signing-key-0123456789abcdefgh',
   RATE_LIMIT_TICKETS_PER_HOUR: '1000000',

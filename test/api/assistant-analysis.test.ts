@@ -2,6 +2,7 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { expect } from 'chai';
 import { loadConfig } from '../../api/config.js';
+import { tableEnv } from '../../api/db/tables.js';
 import { createLogger } from '../../api/logger.js';
 import { buildRuntime } from '../../api/runtime.js';
 import {
@@ -12,7 +13,6 @@ import {
   sleep,
   startAssistantHarness,
 } from '../support/assistant.js';
-import { tableEnv } from '../support/engine.js';
 import type { Harness } from '../support/harness.js';
 import { type FakeMistral, startFakeMistral } from '../support/mistral-server.js';
 

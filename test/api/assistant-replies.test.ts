@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import { ACKNOWLEDGEMENT, SIGNATURE, signed } from '../../api/assistant/persona.js';
 import { loadConfig } from '../../api/config.js';
+import { tableEnv } from '../../api/db/tables.js';
 import { createLogger } from '../../api/logger.js';
 import { buildRuntime } from '../../api/runtime.js';
 import { eventually, FAST_ASSISTANT, startAssistantHarness } from '../support/assistant.js';
-import { tableEnv } from '../support/engine.js';
 import { type Harness, startHarness } from '../support/harness.js';
 import { type FakeMistral, startFakeMistral } from '../support/mistral-server.js';
 

@@ -14,7 +14,7 @@ import {
   STOP_TIMEOUT_SECONDS,
 } from '../../api/contract.js';
 import { SERVICE_DYNAMODB_ACTIONS } from '../../api/db/permissions.js';
-import { keyAttributes, TABLES } from '../../api/db/tables.js';
+import { keyAttributes, prefixedTableNames, TABLES, tableEnv } from '../../api/db/tables.js';
 import type { PublicAccess } from '../../infra/config.js';
 import type { PolicyDocument } from '../../infra/iam.js';
 import { CACHE_TAG } from '../../infra/image.js';
@@ -389,7 +389,7 @@ for (const stack of STACKS) {
           [ENV.trustProxyHops]: '1',
           [ENV.corsOrigins]: '',
           [ENV.alertsTopicArn]: TOPIC_ARN,
-          ...Object.fromEntries(TABLES.map((t) => [t.envVar, `freeda-${stack}-${t.suffix}`])),
+          ...tableEnv(prefixedTableNames(`freeda-${stack}`)),
         });
       });
 

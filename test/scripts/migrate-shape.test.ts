@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'chai';
 import { ACKNOWLEDGEMENT, signed } from '../../api/assistant/persona.js';
+import { tableEnv } from '../../api/db/tables.js';
 import { messageSortKey, TicketRepository } from '../../api/tickets/repository.js';
-import { tableEnv } from '../support/engine.js';
 import { type Harness, startHarness } from '../support/harness.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');

@@ -4,7 +4,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type LocalEngine, startLocalEngine } from '../../api/db/local-engine.js';
-import { TABLES } from '../../api/db/tables.js';
 
 let engine: Promise<LocalEngine> | undefined;
 
@@ -29,12 +28,4 @@ export function uniqueTableNames(): {
     events: `test-${tag}-events`,
     webhooks: `test-${tag}-webhooks`,
   };
-}
-
-/**
- * The settings that point a service (or a command) at these tables: one variable per table of TABLES, so a
- * table added there reaches every process a test starts.
- */
-export function tableEnv(tables: ReturnType<typeof uniqueTableNames>): Record<string, string> {
-  return Object.fromEntries(TABLES.map((def) => [def.envVar, tables[def.suffix as keyof typeof tables]]));
 }

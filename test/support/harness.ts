@@ -9,9 +9,10 @@ import { createApp } from '../../api/app.js';
 import { loadConfig } from '../../api/config.js';
 import { createDynamoClients } from '../../api/db/client.js';
 import { ensureTables } from '../../api/db/schema.js';
+import { tableEnv } from '../../api/db/tables.js';
 import { createLogger } from '../../api/logger.js';
 import { buildRuntime, type Runtime, type RuntimeOverrides } from '../../api/runtime.js';
-import { sharedEngine, tableEnv, uniqueTableNames } from './engine.js';
+import { sharedEngine, uniqueTableNames } from './engine.js';
 
 export const ADMIN_KEY = 'test-bootstrap-admin-key-0123456789abcdef';
 export const SIGNING_KEY = 'test-token-signing-key-0123456789abcdefgh';

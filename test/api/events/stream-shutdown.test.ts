@@ -5,7 +5,8 @@
 import { expect } from 'chai';
 import { createDynamoClients } from '../../../api/db/client.js';
 import { ensureTables } from '../../../api/db/schema.js';
-import { sharedEngine, tableEnv, uniqueTableNames } from '../../support/engine.js';
+import { tableEnv } from '../../../api/db/tables.js';
+import { sharedEngine, uniqueTableNames } from '../../support/engine.js';
 import { ADMIN_KEY, SIGNING_KEY } from '../../support/harness.js';
 import { runService } from '../../support/process.js';
 import { type Listener, listen } from '../../support/sse.js';

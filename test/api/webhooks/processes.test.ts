@@ -5,10 +5,11 @@
 import { expect } from 'chai';
 import { createDynamoClients, type DynamoClients } from '../../../api/db/client.js';
 import { ensureTables } from '../../../api/db/schema.js';
+import { tableEnv } from '../../../api/db/tables.js';
 import { EventLog } from '../../../api/events/log.js';
 import type { TicketEvent } from '../../../api/events/model.js';
 import { eventually, sleep } from '../../support/assistant.js';
-import { sharedEngine, tableEnv, uniqueTableNames } from '../../support/engine.js';
+import { sharedEngine, uniqueTableNames } from '../../support/engine.js';
 import { ADMIN_KEY, SIGNING_KEY } from '../../support/harness.js';
 import { runService, type ServiceProcess } from '../../support/process.js';
 import { LOOKBACK_MS, type Receiver, startReceiver } from '../../support/webhooks.js';
